@@ -1,0 +1,64 @@
+"""The Typer app and its single error boundary.
+
+Commands register with ``@command()``, which wraps them so that a ``NaktError`` becomes one line
+on stderr (``error: <file>: <what> (<fix>)``) and its exit code (2 bad input, 1 failed run);
+anything else is a bug and keeps its traceback. ``--debug`` shows tracebacks for NaktErrors too.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from nakt_edge.errors import NaktError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="nakt",
+    help="Network-agnostic knowledge transfer: ONNX teachers of any framework -> small, fast ONNX students.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+console = Console()
+err_console = Console(stderr=True)
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors on stderr."),
+) -> None:
+    _state["debug"] = debug
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s", force=True)
+
+
+def command(name: str | None = None, **kwargs: Any) -> Callable[[F], F]:
+    """``app.command`` plus the error boundary."""
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **inner: Any) -> Any:
+            try:
+                return function(*args, **inner)
+            except NaktError as error:
+                if _state["debug"]:
+                    raise
+                err_console.print(f"[bold red]error:[/] {error.one_line()}", highlight=False, soft_wrap=True)
+                raise typer.Exit(code=error.exit_code) from None
+            except KeyboardInterrupt:
+                err_console.print("[yellow]interrupted:[/] outputs written so far are complete; re-run to resume")
+                raise typer.Exit(code=130) from None
+
+        app.command(name, **kwargs)(wrapper)
+        return function
+
+    return decorate

@@ -1,0 +1,27 @@
+"""Options shared by several commands, declared once as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+ImagesOpt = Annotated[Path, typer.Option("--images", help="Folder of images (PNG/JPG/BMP/TIFF).")]
+MasksOpt = Annotated[Optional[Path], typer.Option(
+    "--masks", help="Folder of masks named like their image (masks/<stem>.*); default: <stem>_mask*.png beside it.")]
+ManifestOpt = Annotated[Optional[Path], typer.Option(
+    "--manifest", help="CSV with 'file' and 'split' (optional 'group') columns that selects images.")]
+SplitOpt = Annotated[Optional[str], typer.Option("--split", help="Use only the manifest rows of this split.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto (GPU when usable), cpu or cuda (fails without one).")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for inference.")]
+SizeOpt = Annotated[int, typer.Option("--size", min=16, help="Working size S: images are resized to S x S.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
+ArchOpt = Annotated[str, typer.Option("--arch", help="Architecture name (see `nakt models`).")]
+EncoderOpt = Annotated[Optional[str], typer.Option("--encoder", help="smp encoder, e.g. resnet18, mobilenet_v2.")]
+WidthOpt = Annotated[float, typer.Option("--width", min=0.01, help="Width multiplier (decoder for smp models).")]
+EpochsOpt = Annotated[int, typer.Option("--epochs", min=1, help="Training epochs.")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Images per optimizer step (paper: 4).")]
+LrOpt = Annotated[float, typer.Option("--lr", help="Adam learning rate (paper: 1e-4).")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its last epoch.")]

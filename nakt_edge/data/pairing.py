@@ -1,0 +1,160 @@
+"""Finding images in a folder, pairing them with their masks, and selecting a manifest split.
+
+Masks pair with images by stem: ``MASKS/<stem>.<ext>``, or, BUSI style, ``<stem>_mask*.png``
+beside the image (in MASKS or in the image folder); several mask files of one image are merged
+by OR. A manifest CSV (``file`` and ``split`` columns, optional ``group``) selects a split; its
+``group`` column keeps near-duplicate frames together whenever the data is split again.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from nakt_edge.data.images import IMAGE_SUFFIXES
+from nakt_edge.errors import InputError
+
+_MASK_STEM = re.compile(r"^(?P<stem>.+)_mask(_\d+)?$")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image, its mask files (empty when unlabeled) and its leakage group."""
+
+    image: Path
+    masks: tuple[Path, ...] = ()
+    group: str = ""
+
+    @property
+    def stem(self) -> str:
+        return self.image.stem
+
+
+def _mask_owner(path: Path) -> str | None:
+    """The image stem a BUSI-style mask file belongs to (``a_mask_2.png`` -> ``a``), else None."""
+    match = _MASK_STEM.match(path.stem)
+    return match.group("stem") if match else None
+
+
+def is_mask_file(path: Path) -> bool:
+    return _mask_owner(path) is not None
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files directly in ``folder`` (BUSI ``*_mask*`` files excluded), sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("image folder not found", hint="pass an existing folder with --images", path=folder)
+    images = sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not is_mask_file(p)
+    )
+    if not images:
+        raise InputError(
+            "no images found", hint=f"the folder must hold {', '.join(IMAGE_SUFFIXES)} files", path=folder
+        )
+    seen: dict[str, Path] = {}
+    for image in images:
+        if image.stem in seen:
+            raise InputError(
+                f"two images share the stem '{image.stem}' ({seen[image.stem].name}, {image.name})",
+                hint="rename one: outputs are named by stem",
+                path=folder,
+            )
+        seen[image.stem] = image
+    return images
+
+
+def find_masks(image: Path, masks_dir: Path | None) -> tuple[Path, ...]:
+    """Mask files of ``image``: ``masks_dir/<stem>.*`` first, else ``<stem>_mask*`` files."""
+    folders = [masks_dir] if masks_dir is not None else [image.parent]
+    for folder in folders:
+        direct = sorted(
+            p for p in folder.glob(f"{_glob_escape(image.stem)}.*")
+            if p.suffix.lower() in IMAGE_SUFFIXES and p != image
+        )
+        if direct:
+            return (direct[0],)
+        busi = sorted(
+            p for p in folder.glob(f"{_glob_escape(image.stem)}_mask*")
+            if p.suffix.lower() in IMAGE_SUFFIXES and _mask_owner(p) == image.stem
+        )
+        if busi:
+            return tuple(busi)
+    return ()
+
+
+def _glob_escape(text: str) -> str:
+    return re.sub(r"([\[\]\*\?])", r"[\1]", text)
+
+
+def read_manifest(manifest: str | Path) -> list[dict[str, str]]:
+    """Rows of a manifest CSV; it needs at least the ``file`` column."""
+    manifest = Path(manifest)
+    if not manifest.is_file():
+        raise InputError("manifest not found", hint="pass an existing CSV with --manifest", path=manifest)
+    with manifest.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or "file" not in rows[0]:
+        raise InputError("manifest has no 'file' column", hint="the CSV needs a header with 'file'", path=manifest)
+    return rows
+
+
+def select_split(
+    images: list[Path], manifest: str | Path, split: str | None
+) -> tuple[list[Path], dict[str, str]]:
+    """Keep the images listed in ``manifest`` (with ``split``, when given); return them and their groups."""
+    rows = read_manifest(manifest)
+    if split is not None:
+        if "split" not in rows[0]:
+            raise InputError("manifest has no 'split' column", hint="drop --split or add the column", path=manifest)
+        splits = sorted({row["split"] for row in rows})
+        if split not in splits:
+            raise InputError(f"no split named '{split}'", hint=f"valid splits: {', '.join(splits)}", path=manifest)
+        rows = [row for row in rows if row["split"] == split]
+    wanted = {Path(row["file"]).name: row.get("group") or Path(row["file"]).stem for row in rows}
+    selected = [image for image in images if image.name in wanted]
+    if not selected:
+        raise InputError(
+            "no image of the folder is listed in the manifest",
+            hint="the manifest's 'file' column must name files of --images",
+            path=manifest,
+        )
+    return selected, {image.stem: wanted[image.name] for image in selected}
+
+
+def collect_samples(
+    images_dir: str | Path,
+    masks_dir: str | Path | None = None,
+    *,
+    manifest: str | Path | None = None,
+    split: str | None = None,
+    require_masks: bool = True,
+) -> list[Sample]:
+    """Images of ``images_dir`` (optionally one manifest split) with their masks and groups.
+
+    Raises:
+        InputError: no images, a missing mask (when ``require_masks``), a bad manifest or split.
+    """
+    if split is not None and manifest is None:
+        raise InputError("--split needs --manifest", hint="pass the manifest CSV that defines the splits")
+    images = list_images(images_dir)
+    groups: dict[str, str] = {}
+    if manifest is not None:
+        images, groups = select_split(images, manifest, split)
+    masks_path = Path(masks_dir) if masks_dir is not None else None
+    if masks_path is not None and not masks_path.is_dir():
+        raise InputError("mask folder not found", hint="pass an existing folder with --masks", path=masks_path)
+    samples = []
+    for image in images:
+        masks = find_masks(image, masks_path) if require_masks else ()
+        if require_masks and not masks:
+            where = masks_path or image.parent
+            raise InputError(
+                "image has no mask",
+                hint=f"add {where / (image.stem + '.png')} or {image.stem}_mask.png, or remove the image",
+                path=image,
+            )
+        samples.append(Sample(image=image, masks=masks, group=groups.get(image.stem, image.stem)))
+    return samples

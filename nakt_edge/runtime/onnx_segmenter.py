@@ -1,0 +1,133 @@
+"""``OnnxSegmenter``: any ONNX segmentation model in, float32 foreground probabilities (N, H, W) out.
+
+Pre-processing follows the model's ``TeacherSpec`` (resize to its static size, 1 or 3 channels,
+normalization, NCHW/NHWC, float32/float16 input); post-processing turns logits or probabilities,
+sigmoid or softmax, into the foreground probability, resized back to the input's size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from nakt_edge.data.images import resize_stack
+from nakt_edge.errors import InputError, ModelSpecError
+from nakt_edge.runtime.providers import create_session
+from nakt_edge.runtime.spec import TeacherSpec, resolve_spec
+
+_ORT_FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
+
+
+def _last_op(model: onnx.ModelProto) -> str | None:
+    output = model.graph.output[0].name
+    for node in reversed(model.graph.node):
+        if output in node.output:
+            return node.op_type
+    return None
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The ``metadata_props`` of an ONNX file (without loading its weights)."""
+    model = onnx.load(str(path), load_external_data=False)
+    return {prop.key: prop.value for prop in model.metadata_props}
+
+
+class OnnxSegmenter:
+    """An ONNX Runtime session plus the I/O contract of its model.
+
+    Args:
+        path: the .onnx file.
+        overrides: contract keys that win over metadata and sidecar (e.g. ``{"layout": "NHWC"}``).
+        device: ``auto`` (CUDA when usable, else CPU with a warning), ``cpu`` or ``cuda`` (fails
+            with DeviceError unless the session really runs on CUDA).
+        threads: ONNX Runtime intra-op threads (None: ORT's default).
+        size: working size fed to models whose input size is dynamic and not in the metadata.
+    """
+
+    def __init__(self, path: str | Path, *, overrides: dict[str, Any] | None = None, device: str = "auto",
+                 threads: int | None = None, size: int | None = None) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError("model file not found", hint="check the path of the .onnx file", path=self.path)
+        try:
+            graph = onnx.load(str(self.path), load_external_data=False)
+        except Exception as error:  # noqa: BLE001  (protobuf raises DecodeError and friends)
+            raise ModelSpecError(f"not an ONNX model ({type(error).__name__})",
+                                 hint="pass a .onnx file exported by torch.onnx, tf2onnx or similar",
+                                 path=self.path) from None
+        info = create_session(self.path, device=device, threads=threads)
+        self.session, self.provider, self.fell_back = info.session, info.provider, info.fell_back
+        model_input = self.session.get_inputs()[0]
+        self.input_name = model_input.name
+        self.input_dtype = _ORT_FLOAT_TYPES.get(model_input.type)
+        if self.input_dtype is None:
+            raise ModelSpecError(f"input type {model_input.type} is not a float tensor",
+                                 hint="export the model with a float32 input", path=self.path)
+        self.output_name = self.session.get_outputs()[0].name
+        metadata = {prop.key: prop.value for prop in graph.metadata_props}
+        self.metadata = metadata
+        self.spec: TeacherSpec = resolve_spec(self.path, list(model_input.shape), _last_op(graph), metadata, overrides)
+        self.size = size
+
+    def feed_size(self, height: int, width: int) -> tuple[int, int]:
+        """The H, W the model is fed for images of ``height`` x ``width``."""
+        if self.spec.size is not None:
+            return self.spec.size
+        if self.size is not None:
+            return self.size, self.size
+        return height, width
+
+    def preprocess(self, images: np.ndarray) -> np.ndarray:
+        """(N, H, W) float32 gray in [0, 1] -> the model's input tensor."""
+        if images.ndim != 3:
+            raise ValueError(f"expected (N, H, W) images, got shape {images.shape}")
+        height, width = self.feed_size(*images.shape[1:])
+        batch = resize_stack(images.astype(np.float32, copy=False), height, width)[:, None]
+        if self.spec.channels == 3:
+            batch = np.repeat(batch, 3, axis=1)
+        mean, std, scale = self.spec.normalization()
+        mean_array = np.asarray(mean, np.float32).reshape(1, -1, 1, 1)
+        std_array = np.asarray(std, np.float32).reshape(1, -1, 1, 1)
+        batch = (batch * scale - mean_array) / std_array
+        if self.spec.layout == "NHWC":
+            batch = batch.transpose(0, 2, 3, 1)
+        return np.ascontiguousarray(batch, dtype=self.input_dtype)
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """Run the session on a pre-processed batch; the raw first output."""
+        return self.session.run([self.output_name], {self.input_name: batch})[0]
+
+    def postprocess(self, raw: np.ndarray, height: int, width: int) -> np.ndarray:
+        """The raw output -> foreground probabilities (N, height, width) float32."""
+        raw = raw.astype(np.float32, copy=False)
+        if raw.ndim == 3:
+            raw = raw[:, None]
+        if raw.ndim != 4:
+            raise ModelSpecError(f"output has shape {raw.shape}; expected (N, C, H, W) or (N, H, W)",
+                                 hint="set nakt.output_layout in the sidecar", path=self.path)
+        if (self.spec.output_layout or self.spec.layout) == "NHWC":
+            raw = raw.transpose(0, 3, 1, 2)
+        classes = raw.shape[1]
+        activation = self.spec.activation or ("sigmoid" if classes == 1 else "softmax")
+        foreground = self.spec.foreground if self.spec.foreground is not None else (1 if activation == "softmax" else 0)
+        if foreground >= classes:
+            raise ModelSpecError(f"foreground channel {foreground} but the output has {classes} channel(s)",
+                                 hint="set nakt.foreground in the sidecar", path=self.path)
+        if self.spec.output == "probabilities":
+            prob = raw[:, foreground]
+        elif activation == "sigmoid":
+            prob = 1.0 / (1.0 + np.exp(-raw[:, foreground]))
+        else:
+            shifted = np.exp(raw - raw.max(axis=1, keepdims=True))
+            prob = shifted[:, foreground] / shifted.sum(axis=1)
+        return np.clip(resize_stack(np.ascontiguousarray(prob, np.float32), height, width), 0.0, 1.0)
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Foreground probabilities (N, H, W) float32 for gray images (N, H, W) in [0, 1]."""
+        return self.postprocess(self.run(self.preprocess(images)), *images.shape[1:])
+
+    def describe(self) -> dict[str, Any]:
+        return {"path": str(self.path), "provider": self.provider, "contract": self.spec.to_dict()}

@@ -1,0 +1,203 @@
+"""The one training loop behind teacher training, distillation and fine-tuning.
+
+``fit`` trains a model on an ``ArraySet`` with the paper's recipe (Dice + BCE, Adam), validates
+each epoch, keeps the best weights by validation Dice, and writes the run directory after every
+epoch, so an interrupted run resumes from its last finished epoch. Every epoch is seeded from
+(seed, epoch): a resumed run sees the same batches and augmentations as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from nakt_edge.config import TrainConfig
+from nakt_edge.data.augment import PairAugmenter
+from nakt_edge.data.datasets import ArraySet, AugmentedDataset
+from nakt_edge.errors import InputError
+from nakt_edge.metrics import dice
+from nakt_edge.models.registry import ModelSpec, count_parameters, get_arch
+from nakt_edge.progress import Reporter
+from nakt_edge.provenance import versions
+from nakt_edge.reporting import read_json, write_csv, write_json
+from nakt_edge.runtime.devices import torch_device
+from nakt_edge.training.checkpoints import load_training_state, save_training_state, save_weights
+from nakt_edge.training.losses import DiceBCELoss
+from nakt_edge.training.run import RUN_FORMAT
+
+HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_dice", "seconds", "best")
+
+
+@dataclass
+class FitResult:
+    """What a finished (or resumed-and-finished) run reached."""
+
+    run_dir: Path
+    epochs_done: int
+    best_epoch: int
+    best_val_dice: float | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    resumed_from: int = 0
+
+
+def _loader(dataset: AugmentedDataset, config: TrainConfig, epoch: int) -> DataLoader:
+    generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+    augmenter = dataset.augmenter
+
+    def init_worker(worker: int) -> None:
+        if augmenter is not None:
+            torch.utils.data.get_worker_info().dataset.augmenter.reseed([config.seed, epoch, worker + 1])
+
+    if augmenter is not None:
+        augmenter.reseed([config.seed, epoch])
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=True,
+        generator=generator,
+        drop_last=len(dataset) > config.batch_size,  # a batch of 1 breaks BatchNorm after global pooling
+        num_workers=config.workers,
+        worker_init_fn=init_worker if config.workers else None,
+    )
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, images: np.ndarray, device: torch.device, batch_size: int = 8,
+                   in_channels: int = 1) -> np.ndarray:
+    """Logits (N, S, S) float32 of uint8 images (N, S, S) scaled by 1/255, in eval mode."""
+    model.eval()
+    outputs = []
+    for start in range(0, len(images), batch_size):
+        batch = torch.from_numpy(images[start:start + batch_size]).float().div_(255.0)[:, None]
+        batch = batch.expand(-1, in_channels, -1, -1).to(device)
+        outputs.append(model(batch)[:, 0].float().cpu().numpy())
+    return np.concatenate(outputs) if outputs else np.zeros((0,) + images.shape[1:], np.float32)
+
+
+def validate(model: nn.Module, arrays: ArraySet, loss_fn: nn.Module, device: torch.device,
+             config: TrainConfig, in_channels: int) -> tuple[float, float]:
+    """Mean loss and mean per-image Dice (targets binarized at 0.5) on a validation set."""
+    logits = predict_logits(model, arrays.images, device, in_channels=in_channels)
+    targets = arrays.targets.astype(np.float32) / 255.0
+    loss = float(loss_fn(torch.from_numpy(logits)[:, None], torch.from_numpy(targets)[:, None]))
+    probability_threshold = math.log(config.threshold / (1 - config.threshold))
+    scores = [dice(logit > probability_threshold, target >= 0.5) for logit, target in zip(logits, targets)]
+    return loss, float(np.mean(scores))
+
+
+def _check_resumable(run_dir: Path, spec: ModelSpec, config: TrainConfig) -> None:
+    previous = read_json(run_dir / "model.json")
+    if previous.get("model") != spec.to_dict() or previous.get("config", {}).get("size") != config.size:
+        raise InputError(
+            "cannot resume: the run was started with another model or size",
+            hint="use the same --arch/--encoder/--width/--size, or a new --out",
+            path=run_dir,
+        )
+
+
+def fit(
+    model: nn.Module,
+    spec: ModelSpec,
+    train_set: ArraySet,
+    val_set: ArraySet | None,
+    config: TrainConfig,
+    run_dir: str | Path,
+    *,
+    task: str,
+    meta: dict[str, Any] | None = None,
+    resume: bool = False,
+    reporter: Reporter | None = None,
+) -> FitResult:
+    """Train ``model`` and write the run directory (see ``nakt_edge.training.run``).
+
+    Args:
+        model: freshly built (or pre-trained, for fine-tuning) model with one logit channel.
+        spec: how to rebuild it; stored in model.json.
+        train_set: training images and targets (soft or hard, uint8 = round(255 p)).
+        val_set: validation images and targets; None keeps the last epoch's weights.
+        config: the recipe (epochs, lr, batch size, augmentation, device, seed...).
+        run_dir: output folder; it must be empty of run outputs unless ``resume``.
+        task: "train", "distill" or "finetune" (recorded in model.json).
+        meta: data and lineage information recorded in model.json.
+        resume: continue from ``last.safetensors`` when present.
+    """
+    run_dir = Path(run_dir)
+    reporter = reporter or Reporter()
+    val_set = val_set if val_set is not None and len(val_set) else None
+    device = torch_device(config.device)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    loss_fn = DiceBCELoss()
+    use_amp = config.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    counters: dict[str, Any] = {"epoch": 0, "best_val_dice": None, "best_epoch": 0}
+    history: list[dict[str, Any]] = []
+    if resume and (run_dir / "last.safetensors").is_file():
+        _check_resumable(run_dir, spec, config)
+        counters = load_training_state(run_dir / "last.safetensors", model, optimizer)
+        history = read_json(run_dir / "model.json").get("history", [])[: counters["epoch"]]
+        reporter.note(f"resuming {run_dir} after epoch {counters['epoch']}")
+    resumed_from = counters["epoch"]
+    augmenter = PairAugmenter(seed=config.seed) if config.augment else None
+    dataset = AugmentedDataset(train_set, augmenter, in_channels=spec.in_channels, hard_targets=config.hard_targets)
+    steps = len(dataset) // config.batch_size if len(dataset) > config.batch_size else 1
+    steps = min(steps, config.max_steps_per_epoch or steps)
+
+    def write_meta(status: str) -> None:
+        write_json(run_dir / "model.json", {
+            "format": RUN_FORMAT, "task": task, "status": status,
+            "model": spec.to_dict(), "parameters": count_parameters(model), "divisor": get_arch(spec.arch).divisor,
+            "input": {"size": config.size, "channels": spec.in_channels, "normalize": "unit", "layout": "NCHW"},
+            "threshold": config.threshold, "config": config.to_dict(),
+            "metrics": {"epochs_done": counters["epoch"], "best_epoch": counters["best_epoch"],
+                        "best_val_dice": counters["best_val_dice"], "train_images": len(train_set),
+                        "val_images": len(val_set) if val_set is not None else 0},
+            **(meta or {}), "history": history, "versions": versions(),
+        })
+
+    for epoch in range(counters["epoch"] + 1, config.epochs + 1):
+        started = time.perf_counter()
+        torch.manual_seed(config.seed * 100_003 + epoch)
+        model.train()
+        reporter.start("train", f"epoch {epoch}/{config.epochs}", steps)
+        total, seen = 0.0, 0
+        for step, (images, targets) in enumerate(_loader(dataset, config, epoch)):
+            if step >= steps:
+                break
+            images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+                loss = loss_fn(model(images), targets)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            total += loss.item() * len(images)
+            seen += len(images)
+            reporter.advance("train", description=f"epoch {epoch}/{config.epochs} loss {total / seen:.4f}")
+        reporter.finish("train")
+        row: dict[str, Any] = {"epoch": epoch, "train_loss": total / max(seen, 1), "val_loss": None, "val_dice": None}
+        improved = val_set is None
+        if val_set is not None:
+            row["val_loss"], row["val_dice"] = validate(model, val_set, loss_fn, device, config, spec.in_channels)
+            improved = counters["best_val_dice"] is None or row["val_dice"] > counters["best_val_dice"]
+        if improved:
+            counters["best_val_dice"], counters["best_epoch"] = row["val_dice"], epoch
+            save_weights(run_dir / "model.safetensors", model)
+        counters["epoch"] = epoch
+        save_training_state(run_dir / "last.safetensors", model, optimizer, counters)
+        row["seconds"], row["best"] = round(time.perf_counter() - started, 2), improved
+        history.append(row)
+        write_csv(run_dir / "history.csv", history, HISTORY_COLUMNS)
+        write_meta("running")
+        val_text = f" val Dice {row['val_dice']:.4f}" if row["val_dice"] is not None else ""
+        reporter.note(f"epoch {epoch}/{config.epochs}: loss {row['train_loss']:.4f}{val_text}{' *' if improved else ''}")
+    write_meta("finished")
+    return FitResult(run_dir, counters["epoch"], counters["best_epoch"], counters["best_val_dice"], history, resumed_from)
