@@ -80,9 +80,9 @@ def list_archs() -> list[ArchInfo]:
 
 
 def get_arch(name: str) -> ArchInfo:
-    """The registry entry for ``name`` (case-insensitive); the error lists the valid names."""
+    """The registry entry for ``name`` (case-insensitive, ``+`` read as ``plus``); errors list valid names."""
     _ensure_loaded()
-    key = name.lower().replace("-", "_")
+    key = name.lower().replace("-", "_").replace("++", "plusplus").replace("+", "plus")
     if key in _REGISTRY:
         return _REGISTRY[key]
     close = difflib.get_close_matches(key, list(_REGISTRY), n=1)
