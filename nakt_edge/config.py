@@ -40,3 +40,29 @@ class TrainConfig:
 
     def with_(self, **changes: Any) -> TrainConfig:
         return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    """Pseudo-labeling (paper Sec. 3.2): fusion, the alpha/beta exclusion, and how to run the teachers."""
+
+    size: int = 384  # working size S: pseudo masks are S x S
+    fusion: str = "mean"  # mean (the paper) | vote | staple
+    weights: tuple[float, ...] | None = None  # per-teacher weights, normalised; None: equal
+    min_pixels: int | None = None  # alpha, absolute; None: min_fraction, else the paper's 256 at 384^2
+    min_fraction: float | None = None  # alpha as a fraction of S * S
+    max_entropy: float | None = 2.5  # beta in bits; None: no entropy rule
+    filter: bool = True  # False: keep every readable image (statistics are still recorded)
+    tta: str | None = None  # None | "flip": average with the horizontally flipped prediction
+    device: Device = "auto"
+    batch: int = 8
+    threads: int | None = None  # ONNX Runtime intra-op threads
+    readers: int = 2  # threads that decode and resize images while the teachers run
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that change the labels (a resumed run must match them, speed settings may differ)."""
+        keep = ("size", "fusion", "weights", "min_pixels", "min_fraction", "max_entropy", "filter", "tta")
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.to_dict().items() if k in keep}

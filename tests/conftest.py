@@ -78,3 +78,11 @@ def busi() -> Path:
     if not (BUSI / "manifest.csv").is_file():
         pytest.skip("BUSI data not present beside the checkout (../shared/data/busi)")
     return BUSI
+
+
+@pytest.fixture(scope="session")
+def foreign_teachers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Six ONNX teachers that differ like real foreign models (tests/runtime/foreign_teachers.py)."""
+    from tests.runtime.foreign_teachers import build_foreign_teachers
+
+    return build_foreign_teachers(tmp_path_factory.mktemp("foreign"))

@@ -62,6 +62,8 @@ class OnnxSegmenter:
         self.session, self.provider, self.fell_back = info.session, info.provider, info.fell_back
         model_input = self.session.get_inputs()[0]
         self.input_name = model_input.name
+        batch_dim = model_input.shape[0] if model_input.shape else None
+        self.static_batch = batch_dim if isinstance(batch_dim, int) and batch_dim > 0 else None
         self.input_dtype = _ORT_FLOAT_TYPES.get(model_input.type)
         if self.input_dtype is None:
             raise ModelSpecError(f"input type {model_input.type} is not a float tensor",
@@ -97,8 +99,20 @@ class OnnxSegmenter:
         return np.ascontiguousarray(batch, dtype=self.input_dtype)
 
     def run(self, batch: np.ndarray) -> np.ndarray:
-        """Run the session on a pre-processed batch; the raw first output."""
-        return self.session.run([self.output_name], {self.input_name: batch})[0]
+        """Run the session on a pre-processed batch; the raw first output.
+
+        A model exported with a fixed batch size is run in chunks of that size (the last padded).
+        """
+        step = self.static_batch
+        if step is None or step == len(batch):
+            return self.session.run([self.output_name], {self.input_name: batch})[0]
+        outputs = []
+        for start in range(0, len(batch), step):
+            chunk = batch[start:start + step]
+            padded = np.concatenate([chunk, np.repeat(chunk[-1:], step - len(chunk), axis=0)]) \
+                if len(chunk) < step else chunk
+            outputs.append(self.session.run([self.output_name], {self.input_name: padded})[0][: len(chunk)])
+        return np.concatenate(outputs)
 
     def postprocess(self, raw: np.ndarray, height: int, width: int) -> np.ndarray:
         """The raw output -> foreground probabilities (N, height, width) float32."""

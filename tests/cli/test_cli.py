@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 from unittest import mock
 
+import pytest
 from typer.testing import CliRunner
 
 from nakt_edge.cli import app
+from nakt_edge.runtime.providers import gpu_present
 
 runner = CliRunner()
 
@@ -72,3 +74,37 @@ def test_console_script_runs_phantoms_in_a_subprocess(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert len(list((tmp_path / "p" / "images").glob("*.png"))) == 2
+
+
+def test_label_passes_teachers_and_settings_to_the_api() -> None:
+    with mock.patch("nakt_edge.labeling.labeler.label") as api:
+        api.return_value.summary = {"counts": {"total": 1, "unreadable": 0, "labeled": 1, "few_pixels": 0,
+                                               "high_entropy": 0, "kept": 1, "kept_percent": 100.0},
+                                    "alpha_min_pixels": 256, "beta_max_entropy": 2.5, "teachers": []}
+        api.return_value.processed, api.return_value.skipped, api.return_value.seconds = 1, 0, 1.0
+        api.return_value.images_per_s = 1.0
+        result = runner.invoke(app, ["label", "--teacher", "a.onnx", "--teacher", "b.onnx", "--weights", "2,1",
+                                     "--images", "I", "--out", "O", "--fusion", "staple", "--min-fraction", "0.01",
+                                     "--max-entropy", "3", "--size", "192", "--batch", "2", "--threads", "2",
+                                     "--contract", "layout=NHWC", "--manifest", "m.csv", "--split", "transfer"])
+    assert result.exit_code == 0, result.output
+    (teachers, images, out, config), kwargs = api.call_args
+    assert teachers == [Path("a.onnx"), Path("b.onnx")] and images == Path("I") and out == Path("O")
+    assert (config.weights, config.fusion, config.min_fraction, config.max_entropy, config.size) == \
+        ((2.0, 1.0), "staple", 0.01, 3.0, 192)
+    assert kwargs["overrides"] == {"layout": "NHWC"} and kwargs["split"] == "transfer"
+
+
+def test_label_rejects_conflicting_alpha_options() -> None:
+    result = runner.invoke(app, ["label", "--teacher", "a.onnx", "--images", "I", "--out", "O",
+                                 "--min-pixels", "5", "--min-fraction", "0.1"])
+    assert result.exit_code == 2 and "exclude each other" in result.output
+
+
+@pytest.mark.skipif(gpu_present(), reason="checks the failure on a machine without a GPU")
+def test_label_on_cuda_without_a_gpu_exits_2(foreign_teachers: dict[str, Path], phantom_set: Path,
+                                             tmp_path: Path) -> None:
+    result = runner.invoke(app, ["label", "--teacher", str(foreign_teachers["probabilities"]), "--images",
+                                 str(phantom_set / "images"), "--out", str(tmp_path / "o"), "--device", "cuda"])
+    assert result.exit_code == 2 and "CUDAExecutionProvider" in result.output
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,199 @@
+"""``label``: the streaming labeler (Algorithm 1, lines 1-10) that writes a pseudo-labeled set.
+
+Reader threads decode and resize images while ONNX Runtime runs the teachers on the previous
+batch, and a writer thread encodes masks and appends manifest rows, so the teachers never wait
+for I/O. Prefetch and pending writes are bounded: memory stays flat on any folder size. A re-run
+on the same OUT skips images already in the manifest (after checking that teachers and settings
+are the same); unreadable images get a row (reason ``unreadable: ...``) and the run goes on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nakt_edge.config import LabelConfig
+from nakt_edge.data.images import check_working_size, read_gray, resize_to
+from nakt_edge.data.pairing import list_images, select_split
+from nakt_edge.errors import InputError
+from nakt_edge.labeling.filters import assess, min_pixels_for, quantize
+from nakt_edge.labeling.fusion import fuse, normalised_weights, teacher_agreement
+from nakt_edge.labeling.pseudo_set import PSEUDO_OUTPUTS, ManifestAppender, PseudoRow, read_rows
+from nakt_edge.labeling.summary import finalize
+from nakt_edge.progress import Reporter
+from nakt_edge.provenance import sha256_file
+from nakt_edge.reporting import guard_folder, read_json, write_json, write_png
+from nakt_edge.runtime.onnx_segmenter import OnnxSegmenter
+
+
+@dataclass
+class LabelResult:
+    out: Path
+    summary: dict[str, Any]
+    processed: int  # images labeled by this call
+    skipped: int  # images found done in the manifest (resume)
+    seconds: float
+
+    @property
+    def images_per_s(self) -> float:
+        return self.processed / self.seconds if self.seconds > 0 else float("nan")
+
+
+def _decode(path: Path, size: int) -> np.ndarray | str:
+    """The image at the working size, or the reason it cannot be read."""
+    try:
+        return resize_to(read_gray(path), size, size)
+    except InputError as error:
+        return error.message
+
+
+def predict_teacher(segmenter: OnnxSegmenter, batch: np.ndarray, tta: str | None) -> np.ndarray:
+    """Foreground probabilities of one teacher, averaged with the flipped input's when ``tta='flip'``."""
+    prob = segmenter.predict(batch)
+    if tta == "flip":
+        prob = 0.5 * (prob + segmenter.predict(np.ascontiguousarray(batch[:, :, ::-1]))[:, :, ::-1])
+    return prob
+
+
+def _prepare_out(out: Path, identity: dict[str, Any], force: bool) -> None:
+    """Start a new set, or check that a resumed one was labeled by the same teachers and settings."""
+    config_path = out / "label_config.json"
+    if config_path.is_file() and not force:
+        previous = read_json(config_path)
+        if previous != identity:
+            changed = sorted(k for k in set(previous) | set(identity) if previous.get(k) != identity.get(k))
+            raise InputError(f"cannot resume: this set was labeled with other {', '.join(changed)}",
+                             hint="use the same teachers and settings, another --out, or --force to relabel",
+                             path=out)
+        return
+    guard_folder(out, force, PSEUDO_OUTPUTS)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    write_json(config_path, identity)
+
+
+def label(
+    teachers: Sequence[str | Path],
+    images: str | Path,
+    out: str | Path,
+    config: LabelConfig | None = None,
+    *,
+    manifest: str | Path | None = None,
+    split: str | None = None,
+    overrides: dict[str, str] | None = None,
+    force: bool = False,
+    reporter: Reporter | None = None,
+) -> LabelResult:
+    """Label ``images`` with the fused output of ONNX ``teachers`` and write the pseudo-labeled set ``out``.
+
+    Args:
+        teachers: ONNX files; each is described by its nakt.* metadata, its sidecar and ``overrides``.
+        images: folder of unlabeled (transferal) images.
+        out: output folder (see ``nakt_edge.labeling.pseudo_set``); re-running resumes it.
+        config: fusion, alpha/beta filter, working size, device, batch and threads.
+        manifest, split: label only the images of one split of a manifest CSV.
+        overrides: contract keys applied to every teacher (e.g. ``{"layout": "NHWC"}``).
+        force: relabel from scratch instead of resuming.
+    """
+    config = config or LabelConfig()
+    reporter = reporter or Reporter()
+    if not teachers:
+        raise InputError("no teacher given", hint="pass at least one --teacher MODEL.onnx")
+    check_working_size(config.size, 16)
+    normalised_weights(config.weights, len(teachers))
+    files = list_images(images)
+    if manifest is not None:
+        files, _ = select_split(files, manifest, split)
+    elif split is not None:
+        raise InputError("--split needs --manifest", hint="pass the manifest CSV that defines the splits")
+    for teacher in teachers:
+        if not Path(teacher).is_file():
+            raise InputError("teacher model not found", hint="check the --teacher path", path=teacher)
+    hashes = [sha256_file(t) for t in teachers]
+    identity = {"teachers": hashes, "overrides": dict(overrides or {}), **config.identity()}
+    segmenters = [OnnxSegmenter(t, overrides=overrides, device=config.device, threads=config.threads,
+                                size=config.size) for t in teachers]
+    out = Path(out)
+    _prepare_out(out, identity, force)
+    done = {row.stem for row in read_rows(out)}
+    pending = [f for f in files if f.stem not in done]
+    started = time.perf_counter()
+    _stream(segmenters, pending, out, config, reporter)
+    seconds = time.perf_counter() - started
+    summary = finalize(out, images, files, segmenters, hashes, config, manifest=manifest, split=split,
+                       run={"processed": len(pending), "skipped": len(files) - len(pending), "seconds": seconds})
+    return LabelResult(out, summary, len(pending), len(files) - len(pending), seconds)
+
+
+def _stream(segmenters: list[OnnxSegmenter], pending: list[Path], out: Path, config: LabelConfig,
+            reporter: Reporter) -> None:
+    size, batch_size = config.size, config.batch
+    alpha = min_pixels_for(size, size, min_pixels=config.min_pixels, min_fraction=config.min_fraction)
+    appender = ManifestAppender(out)
+    write_slots = threading.BoundedSemaphore(4 * batch_size)
+
+    def write(row: PseudoRow, gray: np.ndarray | None) -> None:
+        try:
+            if gray is not None:
+                write_png(out / "masks" / f"{row.stem}.png", gray)
+            appender.append(row)
+        finally:
+            write_slots.release()
+
+    reporter.start("label", f"labeling with {len(segmenters)} teacher(s)", len(pending))
+    with ThreadPoolExecutor(config.readers, thread_name_prefix="nakt-read") as readers, \
+            ThreadPoolExecutor(1, thread_name_prefix="nakt-write") as writer:
+        queue: deque[tuple[Path, Future]] = deque()
+        source = iter(pending)
+        writes: deque[Future] = deque()
+
+        def refill() -> None:
+            while len(queue) < 2 * batch_size and (path := next(source, None)) is not None:
+                queue.append((path, readers.submit(_decode, path, size)))
+
+        def submit(row: PseudoRow, gray: np.ndarray | None) -> None:
+            write_slots.acquire()
+            writes.append(writer.submit(write, row, gray))
+            while writes and writes[0].done():
+                writes.popleft().result()  # surfaces a failed write (disk full, permissions)
+
+        refill()
+        try:
+            while queue:
+                paths, arrays = [], []
+                while queue and len(arrays) < batch_size:
+                    path, future = queue.popleft()
+                    refill()
+                    decoded = future.result()
+                    if isinstance(decoded, str):
+                        submit(PseudoRow(path.name, path.stem, 0, float("nan"), float("nan"), False,
+                                         f"unreadable: {decoded}"), None)
+                        reporter.advance("label")
+                    else:
+                        paths.append(path)
+                        arrays.append(decoded)
+                if not arrays:
+                    continue
+                batch = np.stack(arrays)
+                probs = np.stack([predict_teacher(s, batch, config.tta) for s in segmenters])
+                fused = fuse(probs, config.fusion, config.weights)
+                agreement = teacher_agreement(probs)
+                for path, prob, agree in zip(paths, fused, agreement):
+                    gray = quantize(prob)
+                    verdict = assess(gray, alpha, config.max_entropy, enabled=config.filter)
+                    submit(PseudoRow(path.name, path.stem, verdict.target_pixels, verdict.entropy_bits,
+                                     float(agree), verdict.kept, verdict.reason), gray)
+                reporter.advance("label", len(paths))
+            for future in writes:
+                future.result()
+        finally:
+            writer.shutdown(wait=True)
+            appender.close()
+            reporter.finish("label")
