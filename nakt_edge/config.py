@@ -57,7 +57,7 @@ class LabelConfig:
     device: Device = "auto"
     batch: int = 8
     threads: int | None = None  # ONNX Runtime intra-op threads
-    readers: int = 2  # threads that decode and resize images while the teachers run
+    readers: int | None = None  # threads decoding images while the teachers run; None: half the cores (1-4)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -9,6 +9,7 @@ are the same); unreadable images get a row (reason ``unreadable: ...``) and the 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from nakt_edge.config import LabelConfig
@@ -136,6 +138,7 @@ def _stream(segmenters: list[OnnxSegmenter], pending: list[Path], out: Path, con
             reporter: Reporter) -> None:
     size, batch_size = config.size, config.batch
     alpha = min_pixels_for(size, size, min_pixels=config.min_pixels, min_fraction=config.min_fraction)
+    readers_count = config.readers or max(1, min(4, (os.cpu_count() or 2) // 2))
     appender = ManifestAppender(out)
     write_slots = threading.BoundedSemaphore(4 * batch_size)
 
@@ -148,7 +151,10 @@ def _stream(segmenters: list[OnnxSegmenter], pending: list[Path], out: Path, con
             write_slots.release()
 
     reporter.start("label", f"labeling with {len(segmenters)} teacher(s)", len(pending))
-    with ThreadPoolExecutor(config.readers, thread_name_prefix="nakt-read") as readers, \
+    cv2_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # our reader/writer threads parallelise across images; OpenCV's own pool would
+    # only compete with ONNX Runtime for the cores (restored when labeling ends)
+    with ThreadPoolExecutor(readers_count, thread_name_prefix="nakt-read") as readers, \
             ThreadPoolExecutor(1, thread_name_prefix="nakt-write") as writer:
         queue: deque[tuple[Path, Future]] = deque()
         source = iter(pending)
@@ -196,4 +202,5 @@ def _stream(segmenters: list[OnnxSegmenter], pending: list[Path], out: Path, con
         finally:
             writer.shutdown(wait=True)
             appender.close()
+            cv2.setNumThreads(cv2_threads)
             reporter.finish("label")

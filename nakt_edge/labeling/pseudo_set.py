@@ -76,7 +76,11 @@ def read_rows(out: str | Path) -> list[PseudoRow]:
 
 
 class ManifestAppender:
-    """Appends rows to ``manifest.csv`` (header first if new), flushing and fsyncing each one."""
+    """Appends rows to ``manifest.csv`` (header first if new), flushing each one to the OS.
+
+    A flush per row survives a killed process; the file is fsynced once, on close (an fsync per
+    row cost ~5% of the labeling rate on this machine).
+    """
 
     def __init__(self, out: Path) -> None:
         path = out / "manifest.csv"
@@ -89,17 +93,15 @@ class ManifestAppender:
         self.writer = csv.DictWriter(self.handle, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
         if new:
             self.writer.writeheader()
-            self._sync()
-
-    def _sync(self) -> None:
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
+            self.handle.flush()
 
     def append(self, row: PseudoRow) -> None:
         self.writer.writerow(row.to_csv())
-        self._sync()
+        self.handle.flush()
 
     def close(self) -> None:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
         self.handle.close()
 
 
