@@ -25,3 +25,5 @@ EpochsOpt = Annotated[int, typer.Option("--epochs", min=1, help="Training epochs
 BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Images per optimizer step (paper: 4).")]
 LrOpt = Annotated[float, typer.Option("--lr", help="Adam learning rate (paper: 1e-4).")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its last epoch.")]
+LimitOpt = Annotated[Optional[int], typer.Option(
+    "--limit", min=1, help="Use a seeded, group-aware subset of this many labeled images.")]

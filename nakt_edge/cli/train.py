@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from nakt_edge.cli._app import command, console
-from nakt_edge.cli._options import (ArchOpt, BatchOpt, DeviceOpt, EncoderOpt, EpochsOpt, ForceOpt, ImagesOpt, LrOpt,
+from nakt_edge.cli._options import (ArchOpt, BatchOpt, DeviceOpt, EncoderOpt, EpochsOpt, ForceOpt, ImagesOpt, LimitOpt, LrOpt,
                                     ManifestOpt, MasksOpt, ResumeOpt, SeedOpt, SizeOpt, SplitOpt, WidthOpt)
 from nakt_edge.cli._progress import RichReporter
 from nakt_edge.cli._render import print_table
@@ -49,6 +49,7 @@ def train(
     val_fraction: ValFractionOpt = 0.2,
     manifest: ManifestOpt = None,
     split: SplitOpt = None,
+    limit: LimitOpt = None,
     device: DeviceOpt = "auto",
     seed: SeedOpt = 0,
     workers: WorkersOpt = 0,
@@ -66,6 +67,6 @@ def train(
                          max_steps_per_epoch=max_steps)  # type: ignore[arg-type]
     with RichReporter() as reporter:
         result = train_api(images, masks, arch, out, encoder=encoder, width=width, in_channels=in_channels,
-                           config=config, manifest=manifest, split=split, resume=resume, force=force,
+                           config=config, manifest=manifest, split=split, limit=limit, resume=resume, force=force,
                            reporter=reporter)
     print_fit(result)

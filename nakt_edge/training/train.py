@@ -12,6 +12,7 @@ from nakt_edge.config import TrainConfig
 from nakt_edge.data.datasets import ArraySet, load_samples, split_by_group
 from nakt_edge.data.images import check_working_size
 from nakt_edge.data.pairing import collect_samples
+from nakt_edge.data.subsets import take_by_group
 from nakt_edge.models.registry import ModelSpec, build_model, get_arch, resolve_spec
 from nakt_edge.progress import Reporter
 from nakt_edge.reporting import check_folder, guard_folder
@@ -59,6 +60,7 @@ def train(
     config: TrainConfig | None = None,
     manifest: str | Path | None = None,
     split: str | None = None,
+    limit: int | None = None,
     resume: bool = False,
     force: bool = False,
     reporter: Reporter | None = None,
@@ -66,12 +68,15 @@ def train(
     """Train ``arch`` on labeled images (masks by stem, or BUSI ``*_mask*`` files) into the run ``out``.
 
     Validation is a ``config.val_fraction`` slice split by the manifest's ``group`` column (near-
-    duplicate frames stay on one side), or by file when there is no manifest.
+    duplicate frames stay on one side), or by file when there is no manifest. ``limit`` trains on
+    a seeded, group-aware subset of that many images (the same one ``finetune`` picks).
     """
     config = config or TrainConfig()
     spec = resolve_spec(ModelSpec(arch, encoder, in_channels, width, dict(model_kwargs or {})))
     check_size_for(spec, config.size)
     samples = collect_samples(images, masks, manifest=manifest, split=split)
+    if limit is not None:
+        samples = take_by_group(samples, limit, config.seed)
     prepare_run_dir(out, resume=resume, force=force, check_only=True)
     arrays = load_samples(samples, config.size, reporter=reporter)
     run_dir = prepare_run_dir(out, resume=resume, force=force)
@@ -79,6 +84,7 @@ def train(
     torch.manual_seed(config.seed)
     model = build_model(spec)
     meta = {"data": {"images": str(images), "masks": str(masks) if masks else None, "manifest":
-                     str(manifest) if manifest else None, "split": split, "count": len(arrays)}}
+                     str(manifest) if manifest else None, "split": split, "limit": limit,
+                     "count": len(arrays), "files": [s.image.name for s in samples] if limit else None}}
     return fit(model, spec, train_set, val_set, config, run_dir, task="train", meta=meta, resume=resume,
                reporter=reporter)

@@ -1,0 +1,100 @@
+"""Knowledge transfer (Algorithm 1): train a student of any architecture on a pseudo-labeled set.
+
+The student sees only the teachers' fused masks (soft by default, or thresholded at 0.5), never a
+real label; validation is a held-out slice of the pseudo set, or real labels when the user has
+them. The run's model.json records the lineage: teachers (sha256), the set's counts and settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nakt_edge.config import TrainConfig
+from nakt_edge.data.datasets import ArraySet, load_samples
+from nakt_edge.data.pairing import Sample, collect_samples
+from nakt_edge.errors import InputError
+from nakt_edge.labeling.pseudo_set import PseudoSet, open_pseudo_set
+from nakt_edge.models.registry import ModelSpec, build_model, resolve_spec
+from nakt_edge.progress import Reporter
+from nakt_edge.training.loop import FitResult, fit
+from nakt_edge.training.train import check_size_for, prepare_run_dir, split_train_val
+
+TARGETS = ("soft", "hard")
+
+
+def pseudo_samples(pseudo: PseudoSet, include_excluded: bool = False) -> list[Sample]:
+    """The kept rows (or every labeled row) of a pseudo set as samples whose mask is the pseudo mask."""
+    rows = [r for r in pseudo.rows if (r.kept or include_excluded) and not r.reason.startswith("unreadable")]
+    if not rows:
+        raise InputError("the pseudo-labeled set keeps no image",
+                         hint="relabel with a looser --max-entropy/--min-pixels or pass --include-excluded",
+                         path=pseudo.path)
+    return [Sample(pseudo.images / r.file, (pseudo.mask_path(r),), r.stem) for r in rows]
+
+
+def lineage_of(pseudo: PseudoSet, targets: str, include_excluded: bool) -> dict[str, Any]:
+    summary = pseudo.summary
+    return {
+        "pseudo_set": str(pseudo.path.resolve()),
+        "teachers": [{"path": t["path"], "sha256": t["sha256"]} for t in summary.get("teachers", [])],
+        "pseudo_counts": summary.get("counts"),
+        "pseudo_settings": summary.get("settings"),
+        "targets": targets,
+        "include_excluded": include_excluded,
+    }
+
+
+def distill(
+    pseudo: str | Path,
+    arch: str,
+    out: str | Path,
+    *,
+    encoder: str | None = None,
+    width: float = 1.0,
+    in_channels: int = 1,
+    model_kwargs: dict[str, Any] | None = None,
+    config: TrainConfig | None = None,
+    targets: str = "soft",
+    include_excluded: bool = False,
+    images: str | Path | None = None,
+    val_images: str | Path | None = None,
+    val_masks: str | Path | None = None,
+    resume: bool = False,
+    force: bool = False,
+    reporter: Reporter | None = None,
+) -> FitResult:
+    """Train a student ``arch`` on the pseudo-labeled set ``pseudo`` into the run ``out``.
+
+    Args:
+        targets: ``soft`` (the fused probabilities) or ``hard`` (thresholded at 0.5).
+        include_excluded: also train on images the alpha/beta rules excluded (ablations).
+        images: where the labeled images are now, if they moved since ``nakt label``.
+        val_images, val_masks: real labels for validation (else a slice of the pseudo set).
+    """
+    if targets not in TARGETS:
+        raise InputError(f"unknown --targets '{targets}'", hint="use soft or hard")
+    config = (config or TrainConfig()).with_(hard_targets=targets == "hard")
+    spec = resolve_spec(ModelSpec(arch, encoder, in_channels, width, dict(model_kwargs or {})))
+    check_size_for(spec, config.size)
+    pseudo_set = open_pseudo_set(pseudo, images)
+    samples = pseudo_samples(pseudo_set, include_excluded)
+    val_samples = collect_samples(val_images, val_masks) if val_images is not None else None
+    prepare_run_dir(out, resume=resume, force=force, check_only=True)
+    arrays = load_samples(samples, config.size, soft_targets=True, reporter=reporter)
+    val_set: ArraySet | None
+    if val_samples is not None:
+        train_set, val_set = arrays, load_samples(val_samples, config.size, reporter=reporter)
+    else:
+        train_set, val_set = split_train_val(arrays, config.val_fraction, config.seed)
+    run_dir = prepare_run_dir(out, resume=resume, force=force)
+    torch.manual_seed(config.seed)
+    model = build_model(spec)
+    meta = {"lineage": lineage_of(pseudo_set, targets, include_excluded),
+            "data": {"pseudo": str(pseudo), "images": str(pseudo_set.images), "count": len(arrays),
+                     "validation": "real labels" if val_samples is not None else "pseudo-set slice",
+                     "val_images": str(val_images) if val_images else None}}
+    return fit(model, spec, train_set, val_set, config, run_dir, task="distill", meta=meta, resume=resume,
+               reporter=reporter)
