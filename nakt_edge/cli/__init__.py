@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nakt_edge.cli import evaluate, export, label, models, phantoms, train  # noqa: F401  (registers commands)
+from nakt_edge.cli import bench, demo, distill, evaluate, export, label, models, phantoms, train  # noqa: F401  (registers commands)
 from nakt_edge.cli._app import app
 
 

@@ -136,21 +136,34 @@ def _breast(rng: np.random.Generator, size: int) -> Phantom:
 
 
 def _thyroid(rng: np.random.Generator, size: int) -> Phantom:
+    """Transverse neck view: skin, fat, hypoechoic strap muscles, the gland, sometimes the carotid."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
-    gland = ((xx - 0.5) / rng.uniform(0.35, 0.48)) ** 2 + ((yy - 0.5) / rng.uniform(0.25, 0.35)) ** 2 <= 1
-    tissue = np.where(gland, 1.1, 0.55).astype(np.float32)
-    tissue = cv2.GaussianBlur(tissue, (0, 0), 3.0) * np.exp(0.15 * _smooth_noise(rng, size, size / 20))
+    skin = rng.uniform(0.03, 0.06)
+    muscle_top = skin + rng.uniform(0.05, 0.1)
+    gland_top = muscle_top + rng.uniform(0.08, 0.15)
+    tissue = np.where(yy < skin, 1.5, np.where(yy < muscle_top, 0.7, np.where(yy < gland_top, 0.4, 0.6)))
+    tissue = tissue * (1 + 0.25 * np.sin(2 * np.pi * yy * size / rng.uniform(3, 6)) * (yy >= muscle_top)
+                       * (yy < gland_top))  # muscle striations
+    centre_y = gland_top + rng.uniform(0.18, 0.25)
+    gland = ((xx - 0.5) / rng.uniform(0.35, 0.48)) ** 2 + ((yy - centre_y) / (centre_y - gland_top)) ** 2 <= 1
+    tissue = np.where(gland, 1.1, tissue).astype(np.float32)
+    if rng.random() < 0.5:  # carotid artery beside the gland: anechoic, posterior enhancement
+        side = rng.choice([0.12, 0.88])
+        carotid = (xx - side) ** 2 + (yy - centre_y) ** 2 <= rng.uniform(0.05, 0.08) ** 2
+        tissue = np.where(carotid, 0.03, tissue) * _posterior(carotid, 0.5)
+    tissue = cv2.GaussianBlur(tissue, (0, 0), 1.5) * np.exp(0.15 * _smooth_noise(rng, size, size / 20))
     count = int(rng.choice([0, 1, 2], p=[0.2, 0.6, 0.2]))
-    lesions = _place_lesions(rng, size, count, (0.07, 0.15), spiky=0.03, depth_range=(0.35, 0.65))
+    lesions = _place_lesions(rng, size, count, (0.06, 0.13), spiky=0.03, depth_range=(centre_y - 0.08,
+                                                                                      centre_y + 0.08))
     mask = np.zeros((size, size), bool)
     for lesion in lesions:
         inner = cv2.GaussianBlur(lesion.astype(np.float32), (0, 0), 1.0)
         if rng.random() < 0.4:  # cyst: anechoic, posterior enhancement
             tissue = tissue * (1 - inner) + 0.04 * inner
             tissue *= _posterior(lesion, 0.7)
-        else:  # solid nodule: near-isoechoic core, dark halo
+        else:  # solid nodule: hypo- to isoechoic core, dark halo
             halo = cv2.dilate(lesion.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ~lesion
-            tissue = tissue * (1 - inner) + rng.uniform(0.5, 0.8) * inner
+            tissue = tissue * (1 - inner) + rng.uniform(0.3, 0.8) * inner
             tissue[halo] *= 0.25
         mask |= lesion
     fov = _fov_mask(rng, size)

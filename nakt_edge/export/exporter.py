@@ -1,8 +1,17 @@
-"""``export_model``: a training run -> one checked ONNX file (nothing is written unless every check passes)."""
+"""``export_model``: a training run -> one checked ONNX file in FP32, FP16 or INT8.
+
+Every export is first an FP32 graph checked against PyTorch (parity). FP16 and INT8 copies must
+then pass the accuracy gate (mask Dice vs FP32), and INT8 the speed gate (faster than FP32 at
+batch 1 on this host). When INT8 misses the accuracy gate, the nodes with the worst local
+quantization error are kept in FP32, a few more at a time, until it passes. Nothing is written
+unless every check passes, or ``force`` is given (which the metadata then records).
+"""
 
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,14 +22,19 @@ import torch
 from nakt_edge.data.images import read_gray, resize_to
 from nakt_edge.data.pairing import list_images
 from nakt_edge.data.phantoms import make_phantom
-from nakt_edge.errors import ParityError
+from nakt_edge.errors import GateError, InputError, ParityError
+from nakt_edge.export.gates import GateResult, accuracy_gate, speed_gate
 from nakt_edge.export.metadata import student_metadata
 from nakt_edge.export.onnx_export import DEFAULT_OPSET, set_metadata, torch_to_onnx
 from nakt_edge.export.parity import ParityReport, check_parity
+from nakt_edge.export.quantize import prepare_for_quantization, quantize_int8, sensitive_nodes, to_fp16
 from nakt_edge.reporting import atomic_path, guard_file
 from nakt_edge.training.run import load_run
 
 log = logging.getLogger("nakt_edge")
+PRECISIONS = ("fp32", "fp16", "int8")
+DEFAULT_MAX_DICE_DROP = {"fp16": 0.005, "int8": 0.01}
+EXCLUSION_STEPS = (1, 2, 4, 8, 16)
 
 
 @dataclass
@@ -29,7 +43,9 @@ class ExportResult:
     precision: str
     parity: ParityReport
     size_bytes: int
-    details: dict[str, Any] = field(default_factory=dict)
+    gates: list[GateResult] = field(default_factory=list)
+    excluded_nodes: list[str] = field(default_factory=list)
+    forced: bool = False
 
 
 def sample_images(folder: str | Path | None, size: int, count: int, seed: int = 1234) -> np.ndarray:
@@ -41,11 +57,35 @@ def sample_images(folder: str | Path | None, size: int, count: int, seed: int = 
     return np.stack([resize_to(read_gray(files[i]), size, size) for i in sorted(set(picks))])
 
 
+def _int8_with_exclusions(prepared: Path, work: Path, calib: np.ndarray, images: np.ndarray, method: str,
+                          max_drop: float, threshold_logit: float) -> tuple[Path, GateResult, list[str]]:
+    """Quantize; while the accuracy gate fails, keep the most sensitive nodes in FP32."""
+    candidate = quantize_int8(prepared, work / "int8.onnx", calib, method=method)
+    gate = accuracy_gate(prepared, candidate, images, max_drop, threshold_logit)
+    if gate.passed:
+        return candidate, gate, []
+    ranked = [name for name, _ in sensitive_nodes(prepared, candidate, calib[:8])]
+    for count in EXCLUSION_STEPS:
+        excluded = ranked[:count]
+        trial = quantize_int8(prepared, work / f"int8-x{count}.onnx", calib, method=method, exclude=excluded)
+        trial_gate = accuracy_gate(prepared, trial, images, max_drop, threshold_logit)
+        log.info("INT8 with %d node(s) in FP32: %s", count, trial_gate.line())
+        if trial_gate.passed or count == EXCLUSION_STEPS[-1] or count >= len(ranked):
+            return trial, trial_gate, excluded
+    return candidate, gate, []
+
+
 def export_model(
     run: str | Path,
     out: str | Path,
     *,
+    precision: str = "fp32",
     calib: str | Path | None = None,
+    val: str | Path | None = None,
+    calib_images: int = 32,
+    calib_method: str = "minmax",
+    max_dice_drop: float | None = None,
+    threads: int | None = None,
     parity_images: int = 8,
     atol: float = 1e-3,
     min_dice: float = 0.999,
@@ -53,26 +93,72 @@ def export_model(
     exporter: str = "legacy",
     force: bool = False,
 ) -> ExportResult:
-    """Export the best weights of ``run`` to ``out`` and check it against PyTorch in ONNX Runtime.
+    """Export the best weights of ``run`` to ``out`` in ``precision`` and check it.
 
-    Parity is measured on ``parity_images`` images from ``calib`` (else breast phantoms) at the
-    run's working size: max |logit difference| <= ``atol`` and mask Dice >= ``min_dice``.
+    Args:
+        calib: real images for parity and calibration (INT8 needs them; else phantoms are used).
+        val: images for the accuracy gate (default: the calibration images).
+        max_dice_drop: accuracy gate, default 0.005 (FP16) / 0.01 (INT8).
+        threads: ORT threads for the speed gate (None: ORT's default, all cores).
+        force: overwrite ``out`` and write even when a gate fails (recorded in the metadata).
 
     Raises:
-        OutputExistsError: ``out`` exists and not ``force``.
-        ParityError: a check failed; nothing is written.
+        OutputExistsError, InputError, ParityError (nothing written), GateError (nothing written).
     """
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision '{precision}'", hint=f"use one of {', '.join(PRECISIONS)}")
+    if precision == "int8" and calib is None:
+        raise InputError("INT8 export needs calibration images", hint="pass --calib DIR (e.g. the transferal images)")
     out = guard_file(out, force)
     model, info = load_run(run)
-    images = sample_images(calib, info.size, parity_images)
-    batch = np.ascontiguousarray(np.repeat(images[:, None], info.in_channels, axis=1), dtype=np.float32)
-    with atomic_path(out) as tmp:
-        torch_to_onnx(model, torch.from_numpy(batch[:1]), tmp, opset=opset, exporter=exporter)
-        parity = check_parity(model, str(tmp), batch, atol=atol, min_dice=min_dice, threshold=info.threshold)
+    channels = info.in_channels
+
+    def batch_of(images: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.repeat(images[:, None], channels, axis=1), dtype=np.float32)
+
+    calibration = batch_of(sample_images(calib, info.size, calib_images))
+    check_images = batch_of(sample_images(val, info.size, calib_images)) if val is not None else calibration
+    threshold_logit = float(np.log(info.threshold / (1 - info.threshold)))
+    max_drop = max_dice_drop if max_dice_drop is not None else DEFAULT_MAX_DICE_DROP.get(precision, 0.0)
+    with tempfile.TemporaryDirectory(prefix="nakt-export-") as tmp:
+        work = Path(tmp)
+        fp32 = torch_to_onnx(model, torch.from_numpy(calibration[:1]), work / "fp32.onnx", opset=opset,
+                             exporter=exporter)
+        parity = check_parity(model, str(fp32), calibration[:parity_images], atol=atol, min_dice=min_dice,
+                              threshold=info.threshold)
         if not parity.passed:
             failed = "; ".join(c.line() for c in parity.checks if not c.passed)
             raise ParityError(f"exported model disagrees with PyTorch: {failed}",
                               hint="nothing was written; try --exporter dynamo or another --opset")
-        set_metadata(tmp, student_metadata(info, "fp32", {"parity": parity.to_dict(), "exporter": exporter,
-                                                         "opset": str(opset)}))
-    return ExportResult(out, "fp32", parity, out.stat().st_size)
+        gates: list[GateResult] = []
+        excluded: list[str] = []
+        candidate = fp32
+        if precision == "fp16":
+            candidate = to_fp16(fp32, work / "fp16.onnx")
+            gates.append(accuracy_gate(fp32, candidate, check_images, max_drop, threshold_logit))
+        elif precision == "int8":
+            prepared = prepare_for_quantization(fp32, work / "prepared.onnx")
+            candidate, gate, excluded = _int8_with_exclusions(prepared, work, calibration, check_images,
+                                                              calib_method, max_drop, threshold_logit)
+            gates += [gate, speed_gate(fp32, candidate, calibration[:1], threads)]
+        failed_gates = [g for g in gates if not g.passed]
+        if failed_gates and not force:
+            raise GateError(f"{precision} model refused: " + "; ".join(_gate_text(g) for g in failed_gates),
+                            hint="nothing was written; keep FP32, try --calib-method entropy or percentile, "
+                                 "or pass --force to write it anyway")
+        extra: dict[str, Any] = {"parity": parity.to_dict(), "exporter": exporter, "opset": str(opset),
+                                 "gates": {"results": [g.to_dict() for g in gates], "forced": bool(failed_gates)}}
+        if precision == "int8":
+            extra["calibration"] = {"images": len(calibration), "method": calib_method,
+                                    "source": str(calib), "excluded_nodes": excluded}
+        set_metadata(candidate, student_metadata(info, precision, extra))
+        with atomic_path(out) as target:
+            shutil.copyfile(candidate, target)
+    return ExportResult(out, precision, parity, out.stat().st_size, gates, excluded, bool(failed_gates))
+
+
+def _gate_text(gate: GateResult) -> str:
+    if gate.name == "speed":
+        return (f"not faster than FP32 at batch 1 ({gate.detail['p50_ms']:.1f} ms vs "
+                f"{gate.detail['fp32_p50_ms']:.1f} ms FP32)")
+    return f"mask Dice vs FP32 {gate.value:.4f} < {1 - gate.detail['max_dice_drop']:.4f}"

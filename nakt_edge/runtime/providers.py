@@ -69,21 +69,26 @@ def _create(model: str | bytes, providers: list[str], options: ort.SessionOption
         ort.set_default_logger_severity(ORT_DEFAULT_SEVERITY)
 
 
-def create_session(model: str | Path | bytes, device: str = "auto", threads: int | None = None,
-                   tensorrt: bool = False) -> SessionInfo:
-    """An InferenceSession on ``device`` (auto|cpu|cuda); ``cuda`` raises DeviceError if not really on CUDA."""
-    if device not in ("auto", "cpu", "cuda"):
+def create_session(model: str | Path | bytes, device: str = "auto", threads: int | None = None) -> SessionInfo:
+    """An InferenceSession on ``device`` (auto|cpu|cuda|tensorrt).
+
+    ``cuda`` and ``tensorrt`` raise DeviceError unless the session really runs on that provider.
+    """
+    if device not in ("auto", "cpu", "cuda", "tensorrt"):
         raise DeviceError(f"unknown device '{device}'", hint="use auto, cpu or cuda")
     where = str(model) if not isinstance(model, bytes) else "<in-memory model>"
     source = model if isinstance(model, bytes) else os.fspath(model)
     options = session_options(threads)
-    want_gpu = device == "cuda" or (device == "auto" and gpu_present())
+    want_gpu = device in ("cuda", "tensorrt") or (device == "auto" and gpu_present())
     if not want_gpu:
         return SessionInfo(_create(source, [CPU], options, where), CPU, False)
     _preload_cuda_libraries()
-    providers = ([TENSORRT] if tensorrt else []) + [CUDA, CPU]
+    providers = ([TENSORRT] if device == "tensorrt" else []) + [CUDA, CPU]
     session = _create(source, providers, options, where)
     used = session.get_providers()[0]
+    if device == "tensorrt" and used != TENSORRT:
+        raise DeviceError(f"TensorrtExecutionProvider could not start (ONNX Runtime fell back to {used})",
+                          hint="install TensorRT for CUDA 13 on a GPU machine, or bench ort-cuda instead")
     if used in (CUDA, TENSORRT):
         return SessionInfo(session, used, False)
     if device == "cuda":

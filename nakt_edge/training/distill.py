@@ -13,26 +13,41 @@ from typing import Any
 import torch
 
 from nakt_edge.config import TrainConfig
-from nakt_edge.data.datasets import ArraySet, load_samples
+from nakt_edge.data.datasets import ArraySet, load_samples, split_by_group
 from nakt_edge.data.pairing import Sample, collect_samples
 from nakt_edge.errors import InputError
-from nakt_edge.labeling.pseudo_set import PseudoSet, open_pseudo_set
+from nakt_edge.labeling.pseudo_set import PseudoRow, PseudoSet, open_pseudo_set
 from nakt_edge.models.registry import ModelSpec, build_model, resolve_spec
 from nakt_edge.progress import Reporter
 from nakt_edge.training.loop import FitResult, fit
-from nakt_edge.training.train import check_size_for, prepare_run_dir, split_train_val
+from nakt_edge.training.train import check_size_for, prepare_run_dir
 
 TARGETS = ("soft", "hard")
 
 
-def pseudo_samples(pseudo: PseudoSet, include_excluded: bool = False) -> list[Sample]:
-    """The kept rows (or every labeled row) of a pseudo set as samples whose mask is the pseudo mask."""
-    rows = [r for r in pseudo.rows if (r.kept or include_excluded) and not r.reason.startswith("unreadable")]
-    if not rows:
-        raise InputError("the pseudo-labeled set keeps no image",
+def _sample(pseudo: PseudoSet, row: PseudoRow) -> Sample:
+    return Sample(pseudo.images / row.file, (pseudo.mask_path(row),), row.stem)
+
+
+def pseudo_split(pseudo: PseudoSet, val_fraction: float, seed: int, include_excluded: bool = False
+                 ) -> tuple[list[Sample], list[Sample]]:
+    """(train, validation) samples of a pseudo set, split by image before any filtering.
+
+    Training takes the kept rows (every labeled row with ``include_excluded``). Validation also
+    keeps the rows excluded for having too few target pixels: there the teachers saw no lesion,
+    and a student that marks one must score lower (kept rows all contain a lesion, so without
+    them validation would never see a false positive on an empty image).
+    """
+    rows = [r for r in pseudo.rows if not r.reason.startswith("unreadable")]
+    train_idx, val_idx = split_by_group([r.stem for r in rows], val_fraction, seed)
+    train = [_sample(pseudo, rows[i]) for i in train_idx if rows[i].kept or include_excluded]
+    val = [_sample(pseudo, rows[i]) for i in val_idx if rows[i].kept or rows[i].reason == "few_pixels"
+           or include_excluded]
+    if not train:
+        raise InputError("the pseudo-labeled set keeps no image for training",
                          hint="relabel with a looser --max-entropy/--min-pixels or pass --include-excluded",
                          path=pseudo.path)
-    return [Sample(pseudo.images / r.file, (pseudo.mask_path(r),), r.stem) for r in rows]
+    return train, val
 
 
 def lineage_of(pseudo: PseudoSet, targets: str, include_excluded: bool) -> dict[str, Any]:
@@ -80,21 +95,23 @@ def distill(
     spec = resolve_spec(ModelSpec(arch, encoder, in_channels, width, dict(model_kwargs or {})))
     check_size_for(spec, config.size)
     pseudo_set = open_pseudo_set(pseudo, images)
-    samples = pseudo_samples(pseudo_set, include_excluded)
-    val_samples = collect_samples(val_images, val_masks) if val_images is not None else None
+    real_val = collect_samples(val_images, val_masks) if val_images is not None else None
+    train_samples, val_samples = pseudo_split(pseudo_set, 0.0 if real_val else config.val_fraction, config.seed,
+                                              include_excluded)
     prepare_run_dir(out, resume=resume, force=force, check_only=True)
-    arrays = load_samples(samples, config.size, soft_targets=True, reporter=reporter)
-    val_set: ArraySet | None
-    if val_samples is not None:
-        train_set, val_set = arrays, load_samples(val_samples, config.size, reporter=reporter)
-    else:
-        train_set, val_set = split_train_val(arrays, config.val_fraction, config.seed)
+    train_set = load_samples(train_samples, config.size, soft_targets=True, reporter=reporter)
+    val_set: ArraySet | None = None
+    if real_val is not None:
+        val_set = load_samples(real_val, config.size, reporter=reporter)
+    elif val_samples:
+        val_set = load_samples(val_samples, config.size, soft_targets=True, reporter=reporter)
     run_dir = prepare_run_dir(out, resume=resume, force=force)
     torch.manual_seed(config.seed)
     model = build_model(spec)
     meta = {"lineage": lineage_of(pseudo_set, targets, include_excluded),
-            "data": {"pseudo": str(pseudo), "images": str(pseudo_set.images), "count": len(arrays),
-                     "validation": "real labels" if val_samples is not None else "pseudo-set slice",
+            "data": {"pseudo": str(pseudo), "images": str(pseudo_set.images), "count": len(train_set),
+                     "validation": "real labels" if real_val is not None else
+                     "pseudo-set slice (kept and few-pixel rows)",
                      "val_images": str(val_images) if val_images else None}}
     return fit(model, spec, train_set, val_set, config, run_dir, task="distill", meta=meta, resume=resume,
                reporter=reporter)

@@ -64,3 +64,19 @@ def test_finetune_continues_the_student_on_the_same_subset_as_scratch(pseudo_set
     assert tuned_meta["task"] == "finetune" and tuned_meta["lineage"]["base_task"] == "distill"
     assert tuned_meta["data"]["files"] == scratch_meta["data"]["files"] and len(tuned_meta["data"]["files"]) == 10
     assert tuned.epochs_done == 2 and scratch.epochs_done == 1
+
+
+def test_validation_keeps_few_pixel_rows_but_training_does_not(tmp_path: Path) -> None:
+    from nakt_edge.labeling.pseudo_set import PseudoRow, PseudoSet
+    from nakt_edge.training.distill import pseudo_split
+
+    reasons = ["kept"] * 10 + ["few_pixels"] * 6 + ["high_entropy"] * 4 + ["unreadable: x"] * 2
+    rows = [PseudoRow(f"{i}.png", str(i), 0, 0.0, 1.0, r == "kept", r) for i, r in enumerate(reasons)]
+    pseudo = PseudoSet(tmp_path, rows, {}, tmp_path)
+    train, val = pseudo_split(pseudo, 0.5, seed=0)
+    reason_of = {r.stem: r.reason for r in rows}
+    assert {reason_of[s.stem] for s in train} == {"kept"}
+    assert {reason_of[s.stem] for s in val} <= {"kept", "few_pixels"} and "few_pixels" in {reason_of[s.stem] for s in val}
+    assert not {s.stem for s in train} & {s.stem for s in val}
+    everything, _ = pseudo_split(pseudo, 0.0, seed=0, include_excluded=True)
+    assert len(everything) == 20

@@ -51,3 +51,10 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(phantom_set: Path
     # resuming a finished run does no more work
     again = train(*args, tmp_path / "resumed", width=0.125, config=CONFIG, resume=True)
     assert again.resumed_from == 2 and len(again.history) == 2
+
+
+@pytest.mark.gpu
+def test_training_on_cuda_with_amp(phantom_set: Path, tmp_path: Path) -> None:
+    result = train(phantom_set / "images", phantom_set / "masks", "unet", tmp_path / "gpu", width=0.125,
+                   config=CONFIG.with_(device="cuda", epochs=1))
+    assert result.epochs_done == 1 and json.loads((tmp_path / "gpu" / "model.json").read_text())["config"]["amp"]

@@ -1,0 +1,106 @@
+"""Reduced-precision copies of an exported FP32 student: FP16 and static INT8 (QDQ).
+
+INT8 follows the recipe measured on this AVX2 CPU (ENVIRONMENT.md): ``quant_pre_process``, then
+``quantize_static`` in QDQ format with per-channel QInt8 weights, QUInt8 activations and
+``reduce_range`` (U8S8 without reduce_range saturates on AVX2 without VNNI; S8S8 is barely
+faster than FP32). Calibration images come from the user. When accuracy suffers,
+``sensitive_nodes`` ranks nodes by the local quantization error of their outputs (ONNX
+Runtime's QDQ debugging tools), so the worst ones can be left in FP32.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnxruntime.quantization import CalibrationDataReader
+
+from nakt_edge.errors import InputError
+
+log = logging.getLogger("nakt_edge")
+CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
+
+
+def to_fp16(src: str | Path, dst: str | Path) -> Path:
+    """FP16 weights and activations, float32 inputs and outputs kept (for GPUs; not faster on CPUs)."""
+    from onnxconverter_common import float16
+
+    model = float16.convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
+    onnx.save(model, str(dst))
+    return Path(dst)
+
+
+class ImageReader(CalibrationDataReader):
+    """Feeds (N, C, H, W) images to ONNX Runtime's calibrators one at a time."""
+
+    def __init__(self, model: str | Path, images: np.ndarray) -> None:
+        self.input_name = onnx.load(str(model), load_external_data=False).graph.input[0].name
+        self.images = images
+        self.index = 0
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        if self.index >= len(self.images):
+            return None
+        self.index += 1
+        return {self.input_name: self.images[self.index - 1: self.index]}
+
+    def rewind(self) -> None:
+        self.index = 0
+
+
+def prepare_for_quantization(src: str | Path, dst: str | Path) -> Path:
+    """ORT's quantization pre-processing (shape inference + optimisation), run in a temp dir."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    with tempfile.TemporaryDirectory(prefix="nakt-quant-") as work:
+        staged = Path(work) / "prep.onnx"
+        try:
+            quant_pre_process(str(src), str(staged), skip_symbolic_shape=False)
+        except Exception:  # noqa: BLE001  (dynamo graphs fail symbolic shape inference: ENVIRONMENT.md)
+            quant_pre_process(str(src), str(staged), skip_symbolic_shape=True)
+        onnx.save(onnx.load(str(staged)), str(dst))
+    return Path(dst)
+
+
+def quantize_int8(src: str | Path, dst: str | Path, calibration: np.ndarray, *, method: str = "minmax",
+                  exclude: Sequence[str] = ()) -> Path:
+    """Static QDQ INT8 of the pre-processed FP32 model ``src`` calibrated on ``calibration`` (N, C, H, W)."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+               "percentile": CalibrationMethod.Percentile}
+    if method not in methods:
+        raise InputError(f"unknown calibration method '{method}'", hint=f"use one of {', '.join(CALIBRATION_METHODS)}")
+    with tempfile.TemporaryDirectory(prefix="nakt-calib-") as work:
+        quantize_static(
+            str(src), str(dst), ImageReader(src, calibration), quant_format=QuantFormat.QDQ, per_channel=True,
+            reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            calibrate_method=methods[method], nodes_to_exclude=list(exclude),
+            calibration_cache_path=Path(work) / "calibration.cache",
+            extra_options={"CalibMovingAverage": method == "minmax"} if method == "minmax" else None,
+        )
+    return Path(dst)
+
+
+def sensitive_nodes(fp32: str | Path, int8: str | Path, images: np.ndarray) -> list[tuple[str, float]]:
+    """Nodes of ``fp32`` ranked by the SQNR (dB) of their quantized outputs, worst first."""
+    from onnxruntime.quantization.qdq_loss_debug import (collect_activations, compute_activation_error,
+                                                         create_activation_matching,
+                                                         modify_model_output_intermediate_tensors)
+
+    with tempfile.TemporaryDirectory(prefix="nakt-qdq-debug-") as work:
+        float_aug, qdq_aug = Path(work) / "float.onnx", Path(work) / "qdq.onnx"
+        modify_model_output_intermediate_tensors(str(fp32), str(float_aug))
+        modify_model_output_intermediate_tensors(str(int8), str(qdq_aug))
+        providers = ["CPUExecutionProvider"]
+        float_acts = collect_activations(str(float_aug), ImageReader(fp32, images), execution_providers=providers)
+        qdq_acts = collect_activations(str(qdq_aug), ImageReader(int8, images), execution_providers=providers)
+    errors = compute_activation_error(create_activation_matching(qdq_acts, float_acts))
+    producer = {out: node.name for node in onnx.load(str(fp32)).graph.node for out in node.output}
+    ranked = [(producer[name], float(err["qdq_err"])) for name, err in errors.items()
+              if name in producer and "qdq_err" in err and np.isfinite(err["qdq_err"])]
+    return sorted(ranked, key=lambda item: item[1])

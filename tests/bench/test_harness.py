@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nakt_edge.bench.harness import bench
+from nakt_edge.bench.report import write_bench
+from nakt_edge.runtime.providers import gpu_present
+
+
+def test_rows_for_onnx_and_torch_with_dice_and_peak_ratio(tiny_onnx: Path, tiny_run: Path, phantom_set: Path,
+                                                          tmp_path: Path) -> None:
+    report = bench([tiny_onnx, tiny_run], runtimes=["ort-cpu", "torch"], batches=[1, 2], threads=[1],
+                   images=phantom_set / "images", masks=phantom_set / "masks", min_time_s=0.05, min_runs=3)
+    by = {(r["model"], r["precision"], r["runtime"], r["batch"]) for r in report.rows}
+    assert ("tiny.onnx", "fp32", "ort-cpu", 2) in by and ("tiny", "torch", "torch-cpu", 1) in by
+    assert ("tiny", "fp32", "ort-cpu", 1) in by  # a run folder is also exported and timed in ORT
+    onnx_row = next(r for r in report.rows if r["model"] == "tiny.onnx" and r["batch"] == 1)
+    assert onnx_row["provider"] == "CPUExecutionProvider" and onnx_row["gflops"] > 0
+    assert 0 < onnx_row["peak_ratio"] < 1.5 and onnx_row["images_per_s"] > 0 and 0 <= onnx_row["dice"] <= 1
+    assert onnx_row["p50_ms"] <= onnx_row["p99_ms"] and onnx_row["e2e_p50_ms"] > 0
+    written = write_bench(report, tmp_path / "b.json", plot=True)
+    assert [p.suffix for p in written] == [".json", ".csv", ".md", ".png"]
+    assert json.loads((tmp_path / "b.json").read_text())["sgemm_peak_gflops"]["1"] > 0
+
+
+@pytest.mark.skipif(gpu_present(), reason="checks the fallback on a machine without a GPU")
+def test_unavailable_gpu_runtime_is_skipped_with_a_reason(tiny_onnx: Path) -> None:
+    report = bench([tiny_onnx], runtimes=["ort-cpu", "ort-cuda"], threads=[1], min_time_s=0.02, min_runs=2)
+    assert {r["runtime"] for r in report.rows} == {"ort-cpu"}
+    assert report.skipped and "CUDAExecutionProvider" in report.skipped[0]
+
+
+@pytest.mark.gpu
+def test_cuda_runtimes_really_run_on_the_gpu(tiny_onnx: Path, tiny_run: Path) -> None:
+    report = bench([tiny_onnx, tiny_run], runtimes=["ort-cuda", "torch-cuda"], threads=[1], min_time_s=0.2)
+    providers = {r["provider"] for r in report.rows}
+    assert "CUDAExecutionProvider" in providers and "torch-cuda" in providers

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import pytest
+
+from nakt_edge.errors import GateError, InputError
+from nakt_edge.export import exporter
+from nakt_edge.export.exporter import export_model
+from nakt_edge.export.gates import GateResult
+from nakt_edge.runtime.onnx_segmenter import OnnxSegmenter
+
+
+def _props(path: Path) -> dict[str, str]:
+    return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+
+
+def test_fp16_passes_its_accuracy_gate_and_halves_the_file(tiny_run: Path, tiny_onnx: Path, phantom_set: Path,
+                                                           tmp_path: Path) -> None:
+    out = tmp_path / "fp16.onnx"
+    result = export_model(tiny_run, out, precision="fp16", calib=phantom_set / "images")
+    assert [g.name for g in result.gates] == ["accuracy"] and result.gates[0].passed
+    assert _props(out)["nakt.precision"] == "fp16"
+    assert out.stat().st_size < 0.6 * tiny_onnx.stat().st_size
+    assert OnnxSegmenter(out, device="cpu").predict(phantom_set_images(phantom_set)).shape == (2, 64, 64)
+
+
+def phantom_set_images(phantom_set: Path):
+    import numpy as np
+
+    from nakt_edge.data.images import read_gray
+
+    return np.stack([read_gray(p) for p in sorted((phantom_set / "images").iterdir())[:2]])
+
+
+def test_int8_is_static_qdq_and_records_its_calibration(tiny_run: Path, phantom_set: Path, tmp_path: Path) -> None:
+    out = tmp_path / "int8.onnx"
+    result = export_model(tiny_run, out, precision="int8", calib=phantom_set / "images", calib_images=8, force=True)
+    ops = {node.op_type for node in onnx.load(str(out)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    props = _props(out)
+    assert props["nakt.precision"] == "int8" and '"method": "minmax"' in props["nakt.calibration"]
+    assert [g.name for g in result.gates] == ["accuracy", "speed"]
+    assert ('"forced": true' in props["nakt.gates"]) == result.forced
+
+
+def test_a_failed_gate_writes_nothing_unless_forced(tiny_run: Path, phantom_set: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    slower = GateResult("speed", 1.4, "< 1", False, {"fp32_p50_ms": 1.0, "p50_ms": 1.4})
+    monkeypatch.setattr(exporter, "speed_gate", lambda *a, **k: slower)
+    out = tmp_path / "int8.onnx"
+    with pytest.raises(GateError, match="not faster than FP32 at batch 1 \\(1.4 ms vs 1.0 ms FP32\\)") as info:
+        export_model(tiny_run, out, precision="int8", calib=phantom_set / "images", calib_images=8)
+    assert info.value.exit_code == 1 and not out.exists()
+    forced = export_model(tiny_run, out, precision="int8", calib=phantom_set / "images", calib_images=8, force=True)
+    assert forced.forced and '"forced": true' in _props(out)["nakt.gates"]
+
+
+def test_accuracy_gate_failure_tries_keeping_sensitive_nodes_in_fp32(tiny_run: Path, phantom_set: Path,
+                                                                     tmp_path: Path) -> None:
+    with pytest.raises(GateError, match="mask Dice vs FP32"):
+        export_model(tiny_run, tmp_path / "x.onnx", precision="int8", calib=phantom_set / "images",
+                     calib_images=4, max_dice_drop=-1.0)  # an impossible gate: every exclusion step is tried
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_int8_needs_calibration_images(tiny_run: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="--calib"):
+        export_model(tiny_run, tmp_path / "x.onnx", precision="int8")
