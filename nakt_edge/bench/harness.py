@@ -141,7 +141,8 @@ def bench(
                     continue
                 for batch in batches:
                     for thread in threads:
-                        row = _measure(variant, runtime, batch, thread, images, min_time_s, min_runs, skipped)
+                        row = _measure(variant, runtime, batch, thread, images, min_time_s, min_runs, skipped,
+                                       compile_model)
                         reporter.advance("bench")
                         if row is None:
                             continue
@@ -165,17 +166,18 @@ def _gflops_of_run(variants: list[_Variant], variant: _Variant) -> float | None:
 
 
 def _dice(variant: _Variant, samples: list) -> float:
+    """Dice at the model's own working size (nakt.size / the run's size), whatever size is timed."""
     predictor = TorchPredictor(variant.run, device="cpu") if variant.run else \
         OnnxPredictor(variant.onnx, device="cpu", size=variant.size)
     return float(evaluate_samples(predictor, samples).summary()["model"]["dice_mean"])
 
 
 def _measure(variant: _Variant, runtime: str, batch: int, thread: int | None, images: str | Path | None,
-             min_time_s: float, min_runs: int, skipped: list[str]) -> dict[str, Any] | None:
+             min_time_s: float, min_runs: int, skipped: list[str], compile_model: bool) -> dict[str, Any] | None:
     inputs = _inputs(Path(images) if images else None, batch, variant.size)
     try:
-        runner: Runner = (torch_runner(variant.run, runtime, thread, inputs) if variant.run else
-                          ort_runner(variant.onnx, runtime, thread, variant.size, inputs))
+        runner: Runner = (torch_runner(variant.run, runtime, thread, variant.size, inputs, compile_model)
+                          if variant.run else ort_runner(variant.onnx, runtime, thread, variant.size, inputs))
     except DeviceError as error:
         skipped.append(f"{variant.name} {variant.precision} {runtime}: {error.message}")
         log.warning("skipped %s on %s: %s", variant.name, runtime, error.message)

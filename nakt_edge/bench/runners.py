@@ -39,9 +39,13 @@ def canonical_runtime(name: str) -> str:
 
 
 def ort_runner(path: Path, runtime: str, threads: int | None, size: int, images: np.ndarray) -> Runner:
-    """An ONNX Runtime runner; ``images`` (N, H, W) gray in [0, 1] at any size."""
+    """An ONNX Runtime runner fed at ``size`` x ``size``; ``images`` (N, H, W) gray in [0, 1] at any size."""
     device = {"ort-cpu": "cpu", "ort-cuda": "cuda", "ort-tensorrt": "tensorrt"}[runtime]
-    segmenter = OnnxSegmenter(path, device=device, threads=threads, size=size)
+    segmenter = OnnxSegmenter(path, device=device, threads=threads, overrides={"size": f"{size},{size}"})
+    shape = segmenter.session.get_inputs()[0].shape
+    static = shape[2:4] if segmenter.spec.layout == "NCHW" else shape[1:3]
+    if all(isinstance(d, int) for d in static) and tuple(static) != (size, size):
+        raise InputError(f"the model's input is fixed at {static[0]}x{static[1]}", hint="drop --size", path=path)
     batch = segmenter.preprocess(images)
     session = segmenter.session
     if runtime == "ort-cpu":
@@ -63,9 +67,9 @@ def ort_runner(path: Path, runtime: str, threads: int | None, size: int, images:
     return Runner(runtime, segmenter.provider, pure, lambda: segmenter.predict(images))
 
 
-def torch_runner(run_dir: Path, runtime: str, threads: int | None, images: np.ndarray,
+def torch_runner(run_dir: Path, runtime: str, threads: int | None, size: int, images: np.ndarray,
                  compile_model: bool = False) -> Runner:
-    """A PyTorch runner for a run directory (eager, or torch.compile when ``compile_model``)."""
+    """A PyTorch runner for a run directory fed at ``size`` (eager, or torch.compile when ``compile_model``)."""
     import torch
 
     from nakt_edge.data.images import resize_stack
@@ -73,7 +77,6 @@ def torch_runner(run_dir: Path, runtime: str, threads: int | None, images: np.nd
 
     predictor = TorchPredictor(run_dir, device="cuda" if runtime == "torch-cuda" else "cpu", threads=threads)
     model = torch.compile(predictor.model) if compile_model else predictor.model
-    size = predictor.working_size
     batch = torch.from_numpy(resize_stack(images.astype(np.float32), size, size))[:, None]
     batch = batch.expand(-1, predictor.info.in_channels, -1, -1).contiguous().to(predictor.device)
     synchronize = torch.cuda.synchronize if predictor.device.type == "cuda" else (lambda: None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -13,6 +13,9 @@ from nakt_edge.cli._options import (ArchOpt, BatchOpt, DeviceOpt, EncoderOpt, Ep
 from nakt_edge.cli._progress import RichReporter
 from nakt_edge.cli._render import print_table
 
+if TYPE_CHECKING:
+    from nakt_edge.training.loop import FitResult
+
 ValFractionOpt = Annotated[float, typer.Option("--val-fraction", min=0.0, max=0.9,
                                                help="Share held out for validation (split by group).")]
 MaxStepsOpt = Annotated[Optional[int], typer.Option("--max-steps", min=1, help="Cap optimizer steps per epoch.")]
@@ -21,16 +24,15 @@ WorkersOpt = Annotated[int, typer.Option("--workers", min=0, help="DataLoader wo
 InChannelsOpt = Annotated[int, typer.Option("--in-channels", help="Model input channels: 1 (gray) or 3.")]
 
 
-def print_fit(result: object) -> None:
+def print_fit(result: FitResult) -> None:
     """The epochs table and where the run is."""
-    history = getattr(result, "history")
-    print_table(f"run {getattr(result, 'run_dir')}", ["epoch", "train loss", "val loss", "val Dice", "s", "best"],
-                [[r["epoch"], r["train_loss"], r["val_loss"], r["val_dice"], f"{r['seconds']:.1f}", "*" if r["best"] else ""]
-                 for r in history])
-    best = getattr(result, "best_val_dice")
-    best_text = f"best val Dice {best:.4f} at epoch {getattr(result, 'best_epoch')}" if best is not None else \
+    print_table(f"run {result.run_dir}", ["epoch", "train loss", "val loss", "val Dice", "s", "best"],
+                [[r["epoch"], r["train_loss"], r["val_loss"], r["val_dice"], f"{r['seconds']:.1f}",
+                  "*" if r["best"] else ""] for r in result.history])
+    best = result.best_val_dice
+    best_text = f"best val Dice {best:.4f} at epoch {result.best_epoch}" if best is not None else \
         "no validation set: kept the last epoch"
-    console.print(f"{best_text}; weights in {getattr(result, 'run_dir')}/model.safetensors")
+    console.print(f"{best_text}; weights in {result.run_dir}/model.safetensors")
 
 
 @command("train")

@@ -19,7 +19,7 @@ runner = CliRunner()
 def test_help_lists_every_command() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for name in ("phantoms", "models", "train", "export", "evaluate"):
+    for name in ("demo", "phantoms", "models", "train", "label", "distill", "finetune", "export", "evaluate", "bench"):
         assert name in result.output
 
 
@@ -108,3 +108,59 @@ def test_label_on_cuda_without_a_gpu_exits_2(foreign_teachers: dict[str, Path], 
                                  str(phantom_set / "images"), "--out", str(tmp_path / "o"), "--device", "cuda"])
     assert result.exit_code == 2 and "CUDAExecutionProvider" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_distill_then_finetune_in_one_command() -> None:
+    with mock.patch("nakt_edge.training.distill.distill") as distill_api, \
+            mock.patch("nakt_edge.training.finetune.finetune") as finetune_api, \
+            mock.patch("nakt_edge.cli.distill.print_fit"):
+        result = runner.invoke(app, ["distill", "--pseudo", "P", "--arch", "sdu_net", "--width", "0.25", "--out",
+                                     "runs/s", "--targets", "hard", "--include-excluded", "--size", "128",
+                                     "--finetune-images", "FI", "--finetune-masks", "FM", "--finetune-epochs", "7"])
+    assert result.exit_code == 0, result.output
+    (pseudo, arch, out), kwargs = distill_api.call_args
+    assert (pseudo, arch, out) == (Path("P"), "sdu_net", Path("runs/s"))
+    assert kwargs["targets"] == "hard" and kwargs["include_excluded"] is True and kwargs["config"].size == 128
+    (run, images, masks, target), tuned = finetune_api.call_args
+    assert (run, images, masks, target) == (Path("runs/s"), Path("FI"), Path("FM"), Path("runs/s-finetuned"))
+    assert tuned["config"].epochs == 7
+
+
+def test_export_passes_precision_and_gates() -> None:
+    with mock.patch("nakt_edge.export.exporter.export_model") as api:
+        api.return_value.parity.checks = []
+        api.return_value.gates, api.return_value.excluded_nodes, api.return_value.forced = [], [], False
+        api.return_value.size_bytes, api.return_value.parity.images = 1000, 8
+        result = runner.invoke(app, ["export", "RUN", "--out", "m.onnx", "--precision", "int8", "--calib", "C",
+                                     "--calib-method", "entropy", "--max-dice-drop", "0.02", "--threads", "2"])
+    assert result.exit_code == 0, result.output
+    args, kwargs = api.call_args
+    assert args == (Path("RUN"), Path("m.onnx"))
+    assert (kwargs["precision"], kwargs["calib"], kwargs["calib_method"], kwargs["max_dice_drop"],
+            kwargs["threads"]) == ("int8", Path("C"), "entropy", 0.02, 2)
+
+
+def test_bench_parses_axes_and_rejects_bad_ones(tmp_path: Path) -> None:
+    with mock.patch("nakt_edge.bench.harness.bench") as api:
+        api.return_value.rows, api.return_value.peaks, api.return_value.skipped = [], {"1": 50.0}, []
+        result = runner.invoke(app, ["bench", "a.onnx", "RUN", "--runtime", "ort-cpu,torch", "--batch", "1,8",
+                                     "--threads", "1,2", "--precision", "fp32,int8", "--calib", "C"])
+    assert result.exit_code == 0, result.output
+    args, kwargs = api.call_args
+    assert args == ([Path("a.onnx"), Path("RUN")],)
+    assert kwargs["runtimes"] == ["ort-cpu", "torch"] and kwargs["batches"] == [1, 8]
+    assert kwargs["threads"] == [1, 2] and kwargs["precisions"] == ["fp32", "int8"]
+    bad = runner.invoke(app, ["bench", "a.onnx", "--batch", "one"])
+    assert bad.exit_code == 2 and "--batch" in bad.output
+
+
+def test_demo_prints_the_table() -> None:
+    from nakt_edge.demo import DemoResult, DemoSettings
+
+    rows = [{"model": m, "dice_mean": d, "dice_std": 0.1, "parameters": p, "onnx_mb": 1.0, "p50_ms": t}
+            for m, d, p, t in (("teacher", 0.8, 10e6, 8.0), ("student", 0.76, 1e6, 4.0))]
+    fake = DemoResult(Path("d"), DemoSettings(), rows, 0.95, {"kept": 10, "labeled": 20}, {})
+    with mock.patch("nakt_edge.demo.run_demo", return_value=fake) as api:
+        result = runner.invoke(app, ["demo", "--out", "d", "--quick"])
+    assert result.exit_code == 0, result.output
+    assert api.call_args.kwargs["quick"] is True and "0.950" in result.output and "2.00x" in result.output

@@ -1,0 +1,223 @@
+"""Reproduce the paper's four claims on BUSI with nakt-edge's own CLI, cell by cell, resumable.
+
+C1  a student of another architecture matches its teacher (paper: KTC 94-107%)
+C2  the alpha/beta exclusion helps for out-of-domain transferal
+C3  KT + fine-tuning on 50 labeled images beats training on those 50 from scratch (+13..+24 pts)
+C4  several weak teachers make a student better than each of them (+1.7..+9 pts)
+
+Every step is a `nakt` command run in a subprocess; each cell records its commands, their wall
+times and its numbers in cells/<cell>.json, and a re-run skips cells whose JSON and outputs
+exist. Models go to work/ (not committed). Protocol: teachers see the `teacher` split with real
+labels; students see only pseudo masks (transfer split, or natural phantoms out of domain),
+except in fine-tuning; everything is evaluated on the `test` split at native mask resolution.
+
+Usage: python benchmarks/busi/run_grid.py [--busi ../shared/data/busi] [--only CELL ...]
+Then:  python benchmarks/busi/report.py   (writes RESULTS.md and results.json)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+CELLS = HERE / "cells"
+WORK = HERE / "work"
+NAKT = [sys.executable, "-m", "nakt_edge"]
+
+# Reduced scale for 2 CPU cores (the paper: 384 px, more epochs): chosen so the grid fits in 2 hours.
+SIZE = 128
+LR = 3e-4
+TEACHER_EPOCHS = 40
+STUDENT_EPOCHS = 20
+FINETUNE_EPOCHS = 50  # the paper's Algorithm 2
+WEAK_EPOCHS = 4
+FEW_LABELS = 50
+NATURAL_IMAGES = 234  # as many as the BUSI transfer split
+STUDENTS = {  # name: nakt arguments (the paper's students, narrowed for the CPU)
+    "attention_unet": ["--arch", "attention_unet", "--width", "0.25"],
+    "sdu_net": ["--arch", "sdu_net", "--width", "0.25"],
+    "fpn": ["--arch", "fpn", "--encoder", "resnet18"],
+    "edge": ["--arch", "smp_unet", "--encoder", "mobilenet_v2", "--width", "0.25"],
+}
+WEAK_TEACHERS = {
+    "weak_unet": ["--arch", "unet", "--width", "0.25"],
+    "weak_fpn": ["--arch", "fpn", "--encoder", "resnet18"],
+    "weak_edge": ["--arch", "smp_unet", "--encoder", "mobilenet_v2", "--width", "0.25"],
+    "weak_deeplab": ["--arch", "deeplabv3plus", "--encoder", "resnet18"],
+}
+C4_STUDENT = ["--arch", "attention_unet", "--width", "0.25"]
+
+
+class Cell:
+    """Runs `nakt` commands, timing each, and collects the numbers a cell reports."""
+
+    def __init__(self, name: str, busi: Path) -> None:
+        self.name, self.busi = name, busi
+        self.commands: list[dict[str, Any]] = []
+
+    def nakt(self, *args: str | Path) -> None:
+        command = NAKT + [str(a) for a in args]
+        shown = "nakt " + " ".join(shlex.quote(str(a)) for a in args)
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True,
+                              env={**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "160"})
+        seconds = round(time.perf_counter() - started, 1)
+        self.commands.append({"command": shown, "seconds": seconds, "exit_code": done.returncode})
+        print(f"  [{seconds:7.1f} s] {shown}", flush=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{shown} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+
+    def split(self, name: str) -> list[str]:
+        b = self.busi
+        return ["--images", str(b / "images"), "--masks", str(b / "masks"), "--manifest", str(b / "manifest.csv"),
+                "--split", name]
+
+    def evaluate(self, model: Path, reference: Path | None = None) -> dict[str, Any]:
+        out = WORK / "eval" / f"{model.name}.json"
+        extra = ["--reference", str(reference)] if reference else []
+        self.nakt("evaluate", model, *self.split("test"), *extra, "--device", "cpu", "--out", out, "--force")
+        report = json.loads(out.read_text())
+        keep = ("images", "dice_mean", "dice_std", "dice_lesion_mean", "dice_lesion_std", "lesion_images",
+                "iou_mean", "hd95_mean", "hd95_n")
+        result = {k: report["model"][k] for k in keep}
+        if reference:
+            result.update(ktc=report["ktc"], ktc_lesion=report["ktc_lesion"],
+                          reference_dice=report["reference"]["dice_mean"])
+        return result
+
+
+def run_meta(run: Path) -> dict[str, Any]:
+    meta = json.loads((run / "model.json").read_text())
+    return {"parameters": meta["parameters"], "best_epoch": meta["metrics"]["best_epoch"],
+            "best_val_dice": meta["metrics"]["best_val_dice"], "train_images": meta["metrics"]["train_images"],
+            "epochs": meta["metrics"]["epochs_done"]}
+
+
+def train_args(epochs: int) -> list[str]:
+    return ["--size", str(SIZE), "--epochs", str(epochs), "--lr", str(LR), "--device", "cpu", "--resume"]
+
+
+# --- cells ---------------------------------------------------------------------------------------
+
+def cell_teacher(c: Cell) -> dict[str, Any]:
+    run = WORK / "teacher"
+    c.nakt("train", *c.split("teacher"), "--arch", "deeplabv3plus", "--encoder", "resnet18", "--out", run,
+           *train_args(TEACHER_EPOCHS))
+    c.nakt("export", run, "--out", WORK / "teacher.onnx", "--calib", c.busi / "images", "--force")
+    return {"run": run_meta(run), "test": c.evaluate(run)}
+
+
+def cell_label(c: Cell) -> dict[str, Any]:
+    b = c.busi
+    c.nakt("label", "--teacher", WORK / "teacher.onnx", "--images", b / "images", "--manifest", b / "manifest.csv",
+           "--split", "transfer", "--size", SIZE, "--device", "cpu", "--out", WORK / "pseudo-busi")
+    c.nakt("phantoms", "--out", WORK / "natural", "--n", NATURAL_IMAGES, "--domain", "natural", "--size", SIZE,
+           "--seed", 7, "--force")
+    c.nakt("label", "--teacher", WORK / "teacher.onnx", "--images", WORK / "natural" / "images", "--size", SIZE,
+           "--device", "cpu", "--out", WORK / "pseudo-natural")
+    summaries = {name: json.loads((WORK / name / "summary.json").read_text())
+                 for name in ("pseudo-busi", "pseudo-natural")}
+    return {name: {"counts": s["counts"], "entropy_bits": s["entropy_bits"], "alpha": s["alpha_min_pixels"],
+                   "beta": s["beta_max_entropy"]} for name, s in summaries.items()}
+
+
+def student_cell(domain: str, student: str, include_excluded: bool = False) -> Callable[[Cell], dict[str, Any]]:
+    def run_cell(c: Cell) -> dict[str, Any]:
+        suffix = "-nofilter" if include_excluded else ""
+        run = WORK / f"student-{domain}{suffix}-{student}"
+        extra = ["--include-excluded"] if include_excluded else []
+        c.nakt("distill", "--pseudo", WORK / f"pseudo-{domain}", *STUDENTS[student], "--out", run, *extra,
+               *train_args(STUDENT_EPOCHS))
+        return {"run": run_meta(run), "test": c.evaluate(run, reference=WORK / "teacher")}
+
+    return run_cell
+
+
+def c3_cell(student: str) -> Callable[[Cell], dict[str, Any]]:
+    def run_cell(c: Cell) -> dict[str, Any]:
+        tuned, scratch = WORK / f"finetuned-{student}", WORK / f"scratch-{student}"
+        common = [*c.split("transfer"), "--limit", str(FEW_LABELS), "--epochs", str(FINETUNE_EPOCHS), "--lr",
+                  str(LR), "--device", "cpu", "--resume"]
+        c.nakt("finetune", WORK / f"student-busi-{student}", "--out", tuned, *common)
+        c.nakt("train", *STUDENTS[student], "--out", scratch, *common, "--size", str(SIZE))
+        return {"finetuned": {"run": run_meta(tuned), "test": c.evaluate(tuned, reference=WORK / "teacher")},
+                "scratch": {"run": run_meta(scratch), "test": c.evaluate(scratch, reference=WORK / "teacher")}}
+
+    return run_cell
+
+
+def cell_c4(c: Cell) -> dict[str, Any]:
+    teachers = {}
+    for name, args in WEAK_TEACHERS.items():
+        run = WORK / name
+        c.nakt("train", *c.split("teacher"), *args, "--out", run, *train_args(WEAK_EPOCHS))
+        c.nakt("export", run, "--out", WORK / f"{name}.onnx", "--calib", c.busi / "images", "--force")
+        teachers[name] = {"run": run_meta(run), "test": c.evaluate(run)}
+    b = c.busi
+    flags = [x for name in WEAK_TEACHERS for x in ("--teacher", str(WORK / f"{name}.onnx"))]
+    c.nakt("label", *flags, "--images", b / "images", "--manifest", b / "manifest.csv", "--split", "transfer",
+           "--size", SIZE, "--device", "cpu", "--out", WORK / "pseudo-c4")
+    run = WORK / "student-c4"
+    c.nakt("distill", "--pseudo", WORK / "pseudo-c4", *C4_STUDENT, "--out", run, *train_args(STUDENT_EPOCHS))
+    summary = json.loads((WORK / "pseudo-c4" / "summary.json").read_text())
+    return {"teachers": teachers, "pseudo": {"counts": summary["counts"],
+                                             "teacher_agreement_mean": summary["teacher_agreement_mean"]},
+            "student": {"run": run_meta(run), "test": c.evaluate(run)}}
+
+
+def grid() -> dict[str, tuple[str, Callable[[Cell], dict[str, Any]], list[Path]]]:
+    """cell name -> (claim, function, outputs that must exist for the cell to count as done)."""
+    cells: dict[str, tuple[str, Callable[[Cell], dict[str, Any]], list[Path]]] = {
+        "teacher": ("setup", cell_teacher, [WORK / "teacher.onnx"]),
+        "label": ("setup/C2", cell_label, [WORK / "pseudo-busi" / "summary.json",
+                                           WORK / "pseudo-natural" / "summary.json"]),
+    }
+    for student in STUDENTS:
+        cells[f"c1-busi-{student}"] = ("C1", student_cell("busi", student), [WORK / f"student-busi-{student}"])
+        cells[f"c1-natural-{student}"] = ("C1/C2", student_cell("natural", student),
+                                          [WORK / f"student-natural-{student}"])
+        cells[f"c2-natural-nofilter-{student}"] = ("C2", student_cell("natural", student, include_excluded=True),
+                                                   [WORK / f"student-natural-nofilter-{student}"])
+    for student in STUDENTS:
+        cells[f"c3-{student}"] = ("C3", c3_cell(student), [WORK / f"finetuned-{student}"])
+    cells["c4"] = ("C4", cell_c4, [WORK / "student-c4"])
+    return cells
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--busi", type=Path, default=HERE.parents[2] / "shared" / "data" / "busi")
+    parser.add_argument("--only", nargs="*", help="run only these cells (their dependencies must be done)")
+    args = parser.parse_args()
+    CELLS.mkdir(exist_ok=True)
+    WORK.mkdir(exist_ok=True)
+    for name, (claim, function, outputs) in grid().items():
+        if args.only and name not in args.only:
+            continue
+        result_path = CELLS / f"{name}.json"
+        if result_path.is_file() and all(p.exists() for p in outputs):
+            print(f"= {name}: done", flush=True)
+            continue
+        print(f"> {name} ({claim})", flush=True)
+        cell = Cell(name, args.busi.resolve())
+        started = time.perf_counter()
+        result = function(cell)
+        record = {"cell": name, "claim": claim, "wall_seconds": round(time.perf_counter() - started, 1),
+                  "commands": cell.commands, "result": result}
+        tmp = result_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+        tmp.replace(result_path)
+        print(f"< {name}: {record['wall_seconds']} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
