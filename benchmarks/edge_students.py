@@ -15,7 +15,6 @@ Writes benchmarks/results/edge_students.{json,csv,md,png}.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -52,12 +51,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="nakt-edge-") as tmp:
         work = Path(tmp)
         nakt("phantoms", "--out", work / "ph", "--n", 8, "--size", 256)
-        calib = work / "calib"
-        calib.mkdir()
-        with (busi / "manifest.csv").open(newline="") as handle:
-            manifest = list(csv.DictReader(handle))
-        for row in [r for r in manifest if r["split"] == "transfer"][:32]:
-            os.symlink(busi / "images" / row["file"], calib / row["file"])
         runs = {}
         for name, train_args in CANDIDATES.items():
             run = work / name
@@ -70,22 +63,16 @@ def main() -> None:
         for name, run in runs.items():
             for precision in ("fp32", "fp16", "int8"):
                 target = work / f"{name}-{precision}.onnx"
-                nakt("export", run, "--out", target, "--precision", precision, "--calib", calib, "--threads", 2,
-                     "--force")
+                nakt("export", run, "--out", target, "--precision", precision, "--calib", busi / "images",
+                     "--manifest", busi / "manifest.csv", "--split", "transfer", "--threads", 2, "--force")
                 models.append(target)
         trained = [m for m in models if any(m.name.startswith(t) for t in TRAINED)]
-        test = work / "test"
-        test.mkdir()
-        (test / "images").mkdir()
-        (test / "masks").mkdir()
-        for row in [r for r in manifest if r["split"] == "test"]:
-            os.symlink(busi / "images" / row["file"], test / "images" / row["file"])
-            os.symlink(busi / "masks" / row["file"], test / "masks" / row["file"])
         nakt("bench", *[m for m in models if m not in trained], "--batch", 1, "--threads", "1,2", "--size", 256,
              "--min-time", args.min_time, "--out", work / "untrained.json")
         if trained:
             nakt("bench", *trained, "--batch", 1, "--threads", "1,2", "--size", 256, "--min-time", args.min_time,
-                 "--images", test / "images", "--masks", test / "masks", "--out", work / "trained.json")
+                 "--images", busi / "images", "--masks", busi / "masks", "--manifest", busi / "manifest.csv",
+                 "--split", "test", "--out", work / "trained.json")
         merged = json.loads((work / "untrained.json").read_text())
         if trained:
             merged["rows"] += json.loads((work / "trained.json").read_text())["rows"]

@@ -138,7 +138,8 @@ def memory_row(files: list[Path], count: int, work: Path) -> dict:
                           capture_output=True, text=True, check=True)
     row = json.loads(done.stdout.strip().splitlines()[-1])
     held_mb = count * 384 * 384 * (4 + 4) / 2**20  # decoded float32 image + float32 probability map
-    row.update({"folder_images": count, "all_decoded_mb": held_mb, "all_decoded_over_peak": held_mb / row["peak_rss_mb"]})
+    row.update({"folder_images": count, "all_decoded_mb": held_mb,
+                "all_decoded_over_peak": held_mb / row["peak_rss_mb"]})
     print(json.dumps(row), flush=True)
     return row
 

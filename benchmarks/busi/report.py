@@ -67,7 +67,8 @@ def markdown(cells: dict[str, Any], context: dict[str, Any]) -> str:
     label = cells.get("label")
     if label:
         out += ["## Pseudo-labeled sets (the paper's Table 7)", "",
-                "| transferal set | images | few pixels (< alpha) | high entropy (> beta) | kept | mean entropy (bits) |",
+                "| transferal set | images | few pixels (< alpha) | high entropy (> beta) | kept "
+                "| mean entropy (bits) |",
                 "|---|---:|---:|---:|---:|---:|"]
         for name, title in (("pseudo-busi", "BUSI `transfer` (in-domain)"), ("pseudo-natural", "natural phantoms "
                                                                                                "(out-of-domain)")):
@@ -92,7 +93,8 @@ def markdown(cells: dict[str, Any], context: dict[str, Any]) -> str:
         out += [f"| {NAMES[s]} | {a:.3f} | {b:.3f} | {100 * (a - b):+.1f} pts |" for s, a, b in c2]
         out.append("")
     out += ["## C3: KT + fine-tuning on 50 labeled images vs training on them from scratch (paper: +13..+24 pts)",
-            "", "| student | KT only | KT + fine-tune | scratch (same 50 images) | margin |", "|---|---:|---:|---:|---:|"]
+            "", "| student | KT only | KT + fine-tune | scratch (same 50 images) | margin |",
+            "|---|---:|---:|---:|---:|"]
     for student in STUDENTS:
         cell, kt = cells.get(f"c3-{student}"), cells.get(f"c1-busi-{student}")
         if cell and kt:
@@ -116,6 +118,9 @@ def markdown(cells: dict[str, Any], context: dict[str, Any]) -> str:
                 f"{100 * (student['dice_mean'] - worst):+.1f} pts. Mean teacher agreement on the transfer split "
                 f"(pairwise Dice): {r['pseudo']['teacher_agreement_mean']:.3f}; kept "
                 f"{r['pseudo']['counts']['kept']} of {r['pseudo']['counts']['labeled']}.", ""]
+    discussion = HERE / "discussion.md"
+    if discussion.is_file():
+        out += [discussion.read_text().strip(), ""]
     total = sum(c["wall_seconds"] for c in cells.values())
     out += ["## Cells", "", "| cell | claim | wall time (min) |", "|---|---|---:|"]
     out += [f"| {name} | {c['claim']} | {c['wall_seconds'] / 60:.1f} |" for name, c in cells.items()]

@@ -115,6 +115,8 @@ def bench(
     calib: str | Path | None = None,
     images: str | Path | None = None,
     masks: str | Path | None = None,
+    manifest: str | Path | None = None,
+    split: str | None = None,
     compile_model: bool = False,
     min_time_s: float = 1.0,
     min_runs: int = 10,
@@ -126,7 +128,8 @@ def bench(
     peaks = {str(t): sgemm_peak_gflops(t) for t in threads}
     rows: list[dict[str, Any]] = []
     skipped: list[str] = []
-    samples = collect_samples(images, masks) if images is not None and masks is not None else None
+    samples = collect_samples(images, masks, manifest=manifest, split=split) \
+        if images is not None and masks is not None else None
     with tempfile.TemporaryDirectory(prefix="nakt-bench-") as tmp:
         variants = [v for m in models for v in _variants(Path(m), precisions, size, Path(calib) if calib else None,
                                                          Path(tmp))]

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from nakt_edge.cli._app import command, console, err_console
-from nakt_edge.cli._options import ForceOpt, MasksOpt
+from nakt_edge.cli._options import ForceOpt, ManifestOpt, MasksOpt, SplitOpt
 from nakt_edge.cli._progress import RichReporter
 from nakt_edge.cli._render import print_table
 from nakt_edge.errors import InputError
@@ -29,7 +29,8 @@ def _ints(text: str, option: str) -> list[int]:
 def bench(
     models: Annotated[list[Path], typer.Argument(help="ONNX files and/or run folders.")],
     runtime: Annotated[str, typer.Option(
-        "--runtime", help="Comma list of ort-cpu, ort-cuda, ort-tensorrt, torch (= torch-cpu), torch-cuda.")] = "ort-cpu",
+        "--runtime", help="Comma list of ort-cpu, ort-cuda, ort-tensorrt, torch (= torch-cpu), torch-cuda.")
+    ] = "ort-cpu",
     batch: Annotated[str, typer.Option("--batch", help="Comma list of batch sizes.")] = "1",
     threads: Annotated[str, typer.Option("--threads", help="Comma list of CPU thread counts.")] = "1,2",
     size: Annotated[Optional[int], typer.Option("--size", help="Input size (default: the model's own).")] = None,
@@ -39,6 +40,8 @@ def bench(
     images: Annotated[Optional[Path], typer.Option(
         "--images", help="Real images for end-to-end timing (and Dice with --masks).")] = None,
     masks: MasksOpt = None,
+    manifest: ManifestOpt = None,
+    split: SplitOpt = None,
     compile_model: Annotated[bool, typer.Option("--compile", help="torch.compile the torch runtimes.")] = False,
     min_time: Annotated[float, typer.Option("--min-time", help="Seconds of timed runs per configuration.")] = 1.0,
     out: Annotated[Optional[Path], typer.Option("--out", help="Results JSON (CSV and Markdown beside it).")] = None,
@@ -57,8 +60,8 @@ def bench(
     with RichReporter() as reporter:
         report = bench_api(models, runtimes=runtime.split(","), batches=_ints(batch, "--batch"),
                            threads=_ints(threads, "--threads"), size=size, precisions=precision.split(","),
-                           calib=calib, images=images, masks=masks, compile_model=compile_model,
-                           min_time_s=min_time, reporter=reporter)
+                           calib=calib, images=images, masks=masks, manifest=manifest, split=split,
+                           compile_model=compile_model, min_time_s=min_time, reporter=reporter)
     print_table("benchmark (pure inference; e2e adds pre/post-processing)",
                 ["model", "prec", "runtime / provider", "batch", "thr", "p50 ms", "p95", "p99", "img/s", "e2e ms",
                  "GFLOPs", "GFLOP/s", "% peak", "Dice"],

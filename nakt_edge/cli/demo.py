@@ -16,7 +16,8 @@ from nakt_edge.cli._render import pm, print_table
 @command("demo")
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for data, models and report.md.")] = Path("nakt-demo"),
-    quick: Annotated[bool, typer.Option("--quick", help="Smaller, faster version (about 3 minutes on 2 cores).")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Smaller, faster version (under 3 minutes on 2 cores).")
+                     ] = False,
     force: ForceOpt = False,
 ) -> None:
     """Teacher -> ONNX -> pseudo labels on another domain -> student -> ONNX -> Dice, KTC, latency."""

@@ -8,10 +8,27 @@ from typing import Annotated, Optional
 import typer
 
 from nakt_edge.cli._app import command, console
-from nakt_edge.cli._options import (ArchOpt, BatchOpt, DeviceOpt, EncoderOpt, EpochsOpt, ForceOpt, ImagesOpt, LimitOpt,
-                                    LrOpt, ManifestOpt, MasksOpt, ResumeOpt, SeedOpt, SizeOpt, SplitOpt, WidthOpt)
+from nakt_edge.cli._options import (
+    ArchOpt,
+    BatchOpt,
+    DeviceOpt,
+    EncoderOpt,
+    EpochsOpt,
+    ForceOpt,
+    ImagesOpt,
+    LimitOpt,
+    LrOpt,
+    ManifestOpt,
+    MasksOpt,
+    ResumeOpt,
+    SeedOpt,
+    SizeOpt,
+    SplitOpt,
+    WidthOpt,
+)
 from nakt_edge.cli._progress import RichReporter
 from nakt_edge.cli.train import InChannelsOpt, MaxStepsOpt, NoAugmentOpt, ValFractionOpt, WorkersOpt, print_fit
+
 
 @command("distill")
 def distill(
@@ -30,8 +47,10 @@ def distill(
     val_masks: Annotated[Optional[Path], typer.Option("--val-masks", help="Masks of --val-images.")] = None,
     finetune_images: Annotated[Optional[Path], typer.Option(
         "--finetune-images", help="Then fine-tune on these labeled images (Algorithm 2).")] = None,
-    finetune_masks: Annotated[Optional[Path], typer.Option("--finetune-masks", help="Masks of --finetune-images.")] = None,
-    finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", min=1, help="Fine-tuning epochs (paper: 50).")] = 50,
+    finetune_masks: Annotated[Optional[Path], typer.Option("--finetune-masks", help="Masks of --finetune-images.")
+                              ] = None,
+    finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", min=1, help="Fine-tuning epochs (paper: 50).")
+                               ] = 50,
     finetune_out: Annotated[Optional[Path], typer.Option(
         "--finetune-out", help="Run folder of the fine-tuned student (default: OUT-finetuned).")] = None,
     size: SizeOpt = 384,

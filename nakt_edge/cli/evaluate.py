@@ -25,7 +25,8 @@ def evaluate(
     images: ImagesOpt,
     masks: MasksOpt = None,
     reference: Annotated[Optional[Path], typer.Option(
-        "--reference", help="A second model (e.g. the teacher): adds its scores and KTC = Dice / reference Dice.")] = None,
+        "--reference", help="A second model (e.g. the teacher): adds its scores and KTC = Dice / reference Dice.")
+    ] = None,
     manifest: ManifestOpt = None,
     split: SplitOpt = None,
     size: Annotated[Optional[int], typer.Option(

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from nakt_edge.cli._app import command, console, err_console
-from nakt_edge.cli._options import ForceOpt, ThreadsOpt
+from nakt_edge.cli._options import ForceOpt, ManifestOpt, SplitOpt, ThreadsOpt
 
 
 @command("export")
@@ -18,8 +18,11 @@ def export(
     precision: Annotated[str, typer.Option("--precision", help="fp32, fp16 (for GPUs) or int8 (static QDQ).")] = "fp32",
     calib: Annotated[Optional[Path], typer.Option(
         "--calib", help="Real images for parity and INT8 calibration, e.g. the transferal set.")] = None,
-    val: Annotated[Optional[Path], typer.Option("--val", help="Images for the accuracy gate (default: --calib).")] = None,
+    val: Annotated[Optional[Path], typer.Option("--val", help="Images for the accuracy gate (default: --calib).")
+                   ] = None,
     calib_images: Annotated[int, typer.Option("--calib-images", min=1, help="Calibration images used.")] = 32,
+    manifest: ManifestOpt = None,
+    split: SplitOpt = None,
     calib_method: Annotated[str, typer.Option("--calib-method", help="minmax, entropy or percentile.")] = "minmax",
     max_dice_drop: Annotated[Optional[float], typer.Option(
         "--max-dice-drop", help="Accuracy gate: 1 - min mask Dice vs FP32 (default 0.01 int8, 0.005 fp16).")] = None,
@@ -33,8 +36,8 @@ def export(
     from nakt_edge.export.exporter import export_model
 
     result = export_model(run, out, precision=precision, calib=calib, val=val, calib_images=calib_images,
-                          calib_method=calib_method, max_dice_drop=max_dice_drop, threads=threads, atol=atol,
-                          opset=opset, exporter=exporter, force=force)
+                          manifest=manifest, split=split, calib_method=calib_method, max_dice_drop=max_dice_drop,
+                          threads=threads, atol=atol, opset=opset, exporter=exporter, force=force)
     for check in result.parity.checks:
         console.print(check.line(), highlight=False)
     for gate in result.gates:

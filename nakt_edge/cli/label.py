@@ -45,7 +45,8 @@ def label(
     min_fraction: Annotated[Optional[float], typer.Option(
         "--min-fraction", help="alpha as a fraction of the image (default: 256 px at 384x384, scaled).")] = None,
     max_entropy: Annotated[float, typer.Option("--max-entropy", help="beta: max mask entropy in bits.")] = 2.5,
-    no_filter: Annotated[bool, typer.Option("--no-filter", help="Keep every image (statistics still recorded).")] = False,
+    no_filter: Annotated[bool, typer.Option("--no-filter", help="Keep every image (statistics still recorded).")
+                         ] = False,
     tta: Annotated[Optional[str], typer.Option("--tta", help="'flip': average with the flipped prediction.")] = None,
     size: Annotated[int, typer.Option("--size", help="Working size S of the pseudo masks.")] = 384,
     device: DeviceOpt = "auto",
@@ -74,7 +75,8 @@ def label(
                            overrides=parse_contract(contract), force=force, reporter=reporter)
     s = result.summary
     c = s["counts"]
-    print_table(f"pseudo-labeled set {out}", ["images", "unreadable", "labeled", f"< alpha ({s['alpha_min_pixels']} px)",
+    print_table(f"pseudo-labeled set {out}", ["images", "unreadable", "labeled",
+                                              f"< alpha ({s['alpha_min_pixels']} px)",
                                               f"> beta ({fmt(s['beta_max_entropy'], 2)} bits)", "kept", "kept %"],
                 [[c["total"], c["unreadable"], c["labeled"], c["few_pixels"], c["high_entropy"], c["kept"],
                   fmt(c["kept_percent"], 1)]])

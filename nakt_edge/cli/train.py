@@ -8,8 +8,24 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from nakt_edge.cli._app import command, console
-from nakt_edge.cli._options import (ArchOpt, BatchOpt, DeviceOpt, EncoderOpt, EpochsOpt, ForceOpt, ImagesOpt, LimitOpt, LrOpt,
-                                    ManifestOpt, MasksOpt, ResumeOpt, SeedOpt, SizeOpt, SplitOpt, WidthOpt)
+from nakt_edge.cli._options import (
+    ArchOpt,
+    BatchOpt,
+    DeviceOpt,
+    EncoderOpt,
+    EpochsOpt,
+    ForceOpt,
+    ImagesOpt,
+    LimitOpt,
+    LrOpt,
+    ManifestOpt,
+    MasksOpt,
+    ResumeOpt,
+    SeedOpt,
+    SizeOpt,
+    SplitOpt,
+    WidthOpt,
+)
 from nakt_edge.cli._progress import RichReporter
 from nakt_edge.cli._render import print_table
 

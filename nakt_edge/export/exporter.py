@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from nakt_edge.data.images import read_gray, resize_to
-from nakt_edge.data.pairing import list_images
+from nakt_edge.data.pairing import collect_samples
 from nakt_edge.data.phantoms import make_phantom
 from nakt_edge.errors import GateError, InputError, ParityError
 from nakt_edge.export.gates import GateResult, accuracy_gate, speed_gate
@@ -48,11 +48,13 @@ class ExportResult:
     forced: bool = False
 
 
-def sample_images(folder: str | Path | None, size: int, count: int, seed: int = 1234) -> np.ndarray:
-    """Up to ``count`` gray images (N, S, S) in [0, 1]: from ``folder`` (spread evenly), else breast phantoms."""
+def sample_images(folder: str | Path | None, size: int, count: int, seed: int = 1234, *,
+                  manifest: str | Path | None = None, split: str | None = None) -> np.ndarray:
+    """Up to ``count`` gray images (N, S, S) in [0, 1]: from ``folder`` (spread evenly; optionally one
+    manifest split), else breast phantoms."""
     if folder is None:
         return np.stack([make_phantom("breast", size, seed, i).image for i in range(count)]).astype(np.float32) / 255
-    files = list_images(folder)
+    files = [s.image for s in collect_samples(folder, manifest=manifest, split=split, require_masks=False)]
     picks = np.linspace(0, len(files) - 1, num=min(count, len(files))).round().astype(int)
     return np.stack([resize_to(read_gray(files[i]), size, size) for i in sorted(set(picks))])
 
@@ -83,6 +85,8 @@ def export_model(
     calib: str | Path | None = None,
     val: str | Path | None = None,
     calib_images: int = 32,
+    manifest: str | Path | None = None,
+    split: str | None = None,
     calib_method: str = "minmax",
     max_dice_drop: float | None = None,
     threads: int | None = None,
@@ -97,6 +101,7 @@ def export_model(
 
     Args:
         calib: real images for parity and calibration (INT8 needs them; else phantoms are used).
+        manifest, split: take ``calib`` (and ``val``) images from one split of a manifest CSV only.
         val: images for the accuracy gate (default: the calibration images).
         max_dice_drop: accuracy gate, default 0.005 (FP16) / 0.01 (INT8).
         threads: ORT threads for the speed gate (None: ORT's default, all cores).
@@ -116,8 +121,9 @@ def export_model(
     def batch_of(images: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(np.repeat(images[:, None], channels, axis=1), dtype=np.float32)
 
-    calibration = batch_of(sample_images(calib, info.size, calib_images))
-    check_images = batch_of(sample_images(val, info.size, calib_images)) if val is not None else calibration
+    calibration = batch_of(sample_images(calib, info.size, calib_images, manifest=manifest, split=split))
+    check_images = batch_of(sample_images(val, info.size, calib_images, manifest=manifest, split=split)) \
+        if val is not None else calibration
     threshold_logit = float(np.log(info.threshold / (1 - info.threshold)))
     max_drop = max_dice_drop if max_dice_drop is not None else DEFAULT_MAX_DICE_DROP.get(precision, 0.0)
     with tempfile.TemporaryDirectory(prefix="nakt-export-") as tmp:
@@ -149,8 +155,8 @@ def export_model(
         extra: dict[str, Any] = {"parity": parity.to_dict(), "exporter": exporter, "opset": str(opset),
                                  "gates": {"results": [g.to_dict() for g in gates], "forced": bool(failed_gates)}}
         if precision == "int8":
-            extra["calibration"] = {"images": len(calibration), "method": calib_method,
-                                    "source": str(calib), "excluded_nodes": excluded}
+            extra["calibration"] = {"images": len(calibration), "method": calib_method, "source": str(calib),
+                                    "split": split, "excluded_nodes": excluded}
         set_metadata(candidate, student_metadata(info, precision, extra))
         with atomic_path(out) as target:
             shutil.copyfile(candidate, target)

@@ -10,6 +10,8 @@ Runtime's QDQ debugging tools), so the worst ones can be left in FP32.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import tempfile
 from collections.abc import Sequence
@@ -56,8 +58,8 @@ def prepare_for_quantization(src: str | Path, dst: str | Path) -> Path:
     """ORT's quantization pre-processing (shape inference + optimisation), run in a temp dir."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    with tempfile.TemporaryDirectory(prefix="nakt-quant-") as work:
-        staged = Path(work) / "prep.onnx"
+    with tempfile.TemporaryDirectory(prefix="nakt-quant-") as work, contextlib.redirect_stdout(io.StringIO()):
+        staged = Path(work) / "prep.onnx"  # (ORT's shape inference prints progress to stdout: kept quiet)
         try:
             quant_pre_process(str(src), str(staged), skip_symbolic_shape=False)
         except Exception:  # noqa: BLE001  (dynamo graphs fail symbolic shape inference: ENVIRONMENT.md)
@@ -88,9 +90,12 @@ def quantize_int8(src: str | Path, dst: str | Path, calibration: np.ndarray, *, 
 
 def sensitive_nodes(fp32: str | Path, int8: str | Path, images: np.ndarray) -> list[tuple[str, float]]:
     """Nodes of ``fp32`` ranked by the SQNR (dB) of their quantized outputs, worst first."""
-    from onnxruntime.quantization.qdq_loss_debug import (collect_activations, compute_activation_error,
-                                                         create_activation_matching,
-                                                         modify_model_output_intermediate_tensors)
+    from onnxruntime.quantization.qdq_loss_debug import (
+        collect_activations,
+        compute_activation_error,
+        create_activation_matching,
+        modify_model_output_intermediate_tensors,
+    )
 
     with tempfile.TemporaryDirectory(prefix="nakt-qdq-debug-") as work:
         float_aug, qdq_aug = Path(work) / "float.onnx", Path(work) / "qdq.onnx"

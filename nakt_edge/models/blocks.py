@@ -80,7 +80,8 @@ class UNetFamily(nn.Module):
         self.gates = nn.ModuleList() if attention else None
         self.decoder = nn.ModuleList()
         for skip_width, out_width in zip(widths[-2::-1], decoder_widths):
-            self.up.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), conv_bn_relu(channels, out_width)))
+            upsample = nn.Upsample(scale_factor=2, mode="nearest")
+            self.up.append(nn.Sequential(upsample, conv_bn_relu(channels, out_width)))
             if self.gates is not None:
                 self.gates.append(AttentionGate(out_width, skip_width, max(1, channels // 4)))
             self.decoder.append(level_op(skip_width + out_width, out_width))

@@ -198,6 +198,8 @@ def fit(
         write_csv(run_dir / "history.csv", history, HISTORY_COLUMNS)
         write_meta("running")
         val_text = f" val Dice {row['val_dice']:.4f}" if row["val_dice"] is not None else ""
-        reporter.note(f"epoch {epoch}/{config.epochs}: loss {row['train_loss']:.4f}{val_text}{' *' if improved else ''}")
+        marker = " *" if improved else ""
+        reporter.note(f"epoch {epoch}/{config.epochs}: loss {row['train_loss']:.4f}{val_text}{marker}")
     write_meta("finished")
-    return FitResult(run_dir, counters["epoch"], counters["best_epoch"], counters["best_val_dice"], history, resumed_from)
+    return FitResult(run_dir, counters["epoch"], counters["best_epoch"], counters["best_val_dice"], history,
+                     resumed_from)

@@ -3,10 +3,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nakt_edge.errors import ModelSpecError
+from nakt_edge.errors import InputError, ModelSpecError
 from nakt_edge.models.registry import ModelSpec, build_model, get_arch, list_archs, parameter_count
 from nakt_edge.training.train import check_size_for
-from nakt_edge.errors import InputError
 
 
 def test_full_width_parameter_counts_match_the_published_ones() -> None:
