@@ -54,7 +54,7 @@ def markdown(cells: dict[str, Any], context: dict[str, Any]) -> str:
            + ", ".join(f"{k} {v}" for k, v in context["versions"].items()) + ".", "",
            "Scale (chosen for 2 CPU cores; the paper used 384 px): 128 x 128 px, batch 4, Adam lr 3e-4 (the paper's "
            "1e-4 learns too slowly from scratch in the epochs a CPU affords; no ImageNet weights: nothing is "
-           "downloaded), the paper's augmentations, teacher 40 epochs, students 20 epochs, fine-tuning 50 epochs "
+           "downloaded), the paper's augmentations, teacher 40 epochs, students 40 epochs, fine-tuning 50 epochs "
            "(Algorithm 2), narrow U-Net students (width 0.25).", ""]
     teacher = cells.get("teacher")
     if teacher:

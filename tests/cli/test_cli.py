@@ -164,3 +164,11 @@ def test_demo_prints_the_table() -> None:
         result = runner.invoke(app, ["demo", "--out", "d", "--quick"])
     assert result.exit_code == 0, result.output
     assert api.call_args.kwargs["quick"] is True and "0.950" in result.output and "2.00x" in result.output
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    from nakt_edge.errors import InputError
+
+    result = runner.invoke(app, ["--debug", "train", "--images", str(tmp_path / "none"), "--arch", "unet",
+                                 "--out", str(tmp_path / "r")])
+    assert result.exit_code != 0 and isinstance(result.exception, InputError)
