@@ -1,12 +1,13 @@
 """Which student fits the edge device? Latency, size and GFLOP/s of candidate students vs the teacher.
 
 Candidates (smp names): U-Net mobilenet_v2, U-Net efficientnet-b0, a narrow SDU-Net, FPN
-mobilenet_v2, Segformer mit_b0, plus the BUSI-distilled edge student and the DeepLabV3+-resnet18
-teacher from benchmarks/busi when their runs exist. Each is exported with `nakt export` in FP32,
-FP16 and INT8 (calibrated on BUSI transfer images; gates recorded, not enforced: --force), then
-timed with `nakt bench` at 256 x 256, batch 1, 1 and 2 threads, ONNX Runtime CPU. Models without
-trained BUSI weights are initialised by one optimizer step on phantoms: their latency is real,
-their Dice is not reported.
+mobilenet_v2, Segformer mit_b0, plus the BUSI-distilled students (Attention U-Net w0.25, the edge
+U-Net mobilenet_v2 w0.25) and the DeepLabV3+-resnet18 teacher from benchmarks/busi when their runs
+exist (trained at 128 px: their Dice is measured at 128 px, their latency at 256 px). Each is
+exported with `nakt export` in FP32, FP16 and INT8 (calibrated on BUSI transfer images; gates
+recorded, not enforced: --force), then timed with `nakt bench` at 256 x 256, batch 1, 1 and 2
+threads, ONNX Runtime CPU. Models without trained BUSI weights are initialised by one optimizer step
+on phantoms: their latency is real, their Dice is not reported.
 
 Usage: python benchmarks/edge_students.py [--busi ../shared/data/busi]
 Writes benchmarks/results/edge_students.{json,csv,md,png}.
@@ -32,7 +33,8 @@ CANDIDATES = {  # name: nakt train arguments
     "fpn_mobilenet_v2": ["--arch", "fpn", "--encoder", "mobilenet_v2"],
     "segformer_mit_b0": ["--arch", "segformer", "--encoder", "mit_b0"],
 }
-TRAINED = {"busi_edge_student": GRID / "student-busi-edge", "busi_teacher_deeplabv3plus": GRID / "teacher"}
+TRAINED = {"busi_attention_unet_student": GRID / "student-busi-attention_unet",
+           "busi_edge_student": GRID / "student-busi-edge", "busi_teacher_deeplabv3plus": GRID / "teacher"}
 
 
 def nakt(*args: object) -> None:

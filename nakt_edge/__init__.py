@@ -23,7 +23,7 @@ _API = {
     "distill": "nakt_edge.training.distill",
     "finetune": "nakt_edge.training.finetune",
     "export_model": "nakt_edge.export.exporter",
-    "evaluate": "nakt_edge.evaluate",
+    "evaluate": "nakt_edge.evaluation",
     "run_demo": "nakt_edge.demo",
     "write_phantom_set": "nakt_edge.data.phantoms",
     "LabelConfig": "nakt_edge.config",

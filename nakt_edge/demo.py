@@ -18,7 +18,7 @@ import numpy as np
 from nakt_edge.bench.timing import time_callable
 from nakt_edge.config import LabelConfig, TrainConfig
 from nakt_edge.data.phantoms import write_phantom_set
-from nakt_edge.evaluate import EvalReport, evaluate
+from nakt_edge.evaluation import EvalReport, evaluate
 from nakt_edge.export.exporter import export_model
 from nakt_edge.labeling.labeler import label
 from nakt_edge.models.registry import count_parameters

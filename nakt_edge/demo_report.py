@@ -16,7 +16,7 @@ from nakt_edge.runtime.predictor import OnnxPredictor
 
 if TYPE_CHECKING:
     from nakt_edge.demo import DemoResult
-    from nakt_edge.evaluate import EvalReport
+    from nakt_edge.evaluation import EvalReport
 
 TILE = 160
 

@@ -28,7 +28,7 @@ from nakt_edge.data.images import read_gray, resize_to
 from nakt_edge.data.pairing import collect_samples, list_images
 from nakt_edge.data.phantoms import make_phantom
 from nakt_edge.errors import DeviceError, InputError
-from nakt_edge.evaluate import evaluate_samples
+from nakt_edge.evaluation import evaluate_samples
 from nakt_edge.progress import Reporter
 from nakt_edge.provenance import machine, versions
 from nakt_edge.runtime.predictor import DEFAULT_SIZE, OnnxPredictor, TorchPredictor

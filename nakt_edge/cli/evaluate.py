@@ -38,8 +38,8 @@ def evaluate(
     force: ForceOpt = False,
 ) -> None:
     """Score a model on labeled images at their native resolution."""
-    from nakt_edge.evaluate import EMPTY_RULE
-    from nakt_edge.evaluate import evaluate as evaluate_api
+    from nakt_edge.evaluation import EMPTY_RULE
+    from nakt_edge.evaluation import evaluate as evaluate_api
     from nakt_edge.reporting import guard_file
 
     out = guard_file(out or default_report_path(model, split), force)

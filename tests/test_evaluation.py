@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nakt_edge.data.pairing import collect_samples
-from nakt_edge.evaluate import evaluate, evaluate_samples
+from nakt_edge.evaluation import evaluate, evaluate_samples
 
 
 class _Oracle:
