@@ -113,11 +113,19 @@ def markdown(cells: dict[str, Any], context: dict[str, Any]) -> str:
         student = r["student"]["test"]
         best = max(t["test"]["dice_mean"] for t in r["teachers"].values())
         worst = min(t["test"]["dice_mean"] for t in r["teachers"].values())
+        paper, used = r["pseudo_paper_rules"], r["pseudo"]
+        counts = paper["counts"]
         out += [f"| **student** Attention U-Net (mean fusion of the 4) | {dice(student)} | {lesion(student)} |", "",
                 f"Student vs the best teacher: **{100 * (student['dice_mean'] - best):+.1f} pts**; vs the weakest: "
                 f"{100 * (student['dice_mean'] - worst):+.1f} pts. Mean teacher agreement on the transfer split "
-                f"(pairwise Dice): {r['pseudo']['teacher_agreement_mean']:.3f}; kept "
-                f"{r['pseudo']['counts']['kept']} of {r['pseudo']['counts']['labeled']}.", ""]
+                f"(pairwise Dice): {paper['teacher_agreement_mean']:.3f}. With the paper's rules the fused masks "
+                f"kept {counts['kept']} of {counts['labeled']} images ({counts['few_pixels']} few pixels, "
+                f"{counts['high_entropy']} above beta; mean entropy "
+                f"{paper['entropy_bits']['mean']:.2f} bits)."]
+        if used["set"] != "pseudo-c4":
+            out.append(f"The student therefore learned from `{used['set']}`, labeled with `--max-entropy "
+                       f"{used['max_entropy']:g}` (beta off, alpha on): {used['counts']['kept']} images kept.")
+        out.append("")
     discussion = HERE / "discussion.md"
     if discussion.is_file():
         out += [discussion.read_text().strip(), ""]

@@ -164,13 +164,25 @@ def cell_c4(c: Cell) -> dict[str, Any]:
         teachers[name] = {"run": run_meta(run), "test": c.evaluate(run)}
     b = c.busi
     flags = [x for name in WEAK_TEACHERS for x in ("--teacher", str(WORK / f"{name}.onnx"))]
-    c.nakt("label", *flags, "--images", b / "images", "--manifest", b / "manifest.csv", "--split", "transfer",
-           "--size", SIZE, "--device", "cpu", "--out", WORK / "pseudo-c4")
+    common = ["--images", b / "images", "--manifest", b / "manifest.csv", "--split", "transfer", "--size", SIZE,
+              "--device", "cpu"]
+    # The paper's rules first; under-fitted teachers give diffuse probabilities, and when beta then
+    # excludes (nearly) every image the student learns from the alpha rule alone: the entropy of a
+    # 256-level histogram is at most 8 bits, so --max-entropy 8 switches beta off and keeps alpha.
+    c.nakt("label", *flags, *common, "--out", WORK / "pseudo-c4")
+    paper = json.loads((WORK / "pseudo-c4" / "summary.json").read_text())
+    pseudo = WORK / "pseudo-c4"
+    if paper["counts"]["kept"] < FEW_LABELS:
+        pseudo = WORK / "pseudo-c4-alpha"
+        c.nakt("label", *flags, *common, "--max-entropy", 8, "--out", pseudo)
+    used = json.loads((pseudo / "summary.json").read_text())
     run = WORK / "student-c4"
-    c.nakt("distill", "--pseudo", WORK / "pseudo-c4", *C4_STUDENT, "--out", run, *train_args(STUDENT_EPOCHS))
-    summary = json.loads((WORK / "pseudo-c4" / "summary.json").read_text())
-    return {"teachers": teachers, "pseudo": {"counts": summary["counts"],
-                                             "teacher_agreement_mean": summary["teacher_agreement_mean"]},
+    c.nakt("distill", "--pseudo", pseudo, *C4_STUDENT, "--out", run, *train_args(STUDENT_EPOCHS))
+    return {"teachers": teachers,
+            "pseudo_paper_rules": {"counts": paper["counts"], "entropy_bits": paper["entropy_bits"],
+                                   "teacher_agreement_mean": paper["teacher_agreement_mean"]},
+            "pseudo": {"set": pseudo.name, "max_entropy": used["beta_max_entropy"], "counts": used["counts"],
+                       "teacher_agreement_mean": used["teacher_agreement_mean"]},
             "student": {"run": run_meta(run), "test": c.evaluate(run)}}
 
 
