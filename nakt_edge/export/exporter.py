@@ -61,20 +61,25 @@ def sample_images(folder: str | Path | None, size: int, count: int, seed: int = 
 
 def _int8_with_exclusions(prepared: Path, work: Path, calib: np.ndarray, images: np.ndarray, method: str,
                           max_drop: float, threshold_logit: float) -> tuple[Path, GateResult, list[str]]:
-    """Quantize; while the accuracy gate fails, keep the most sensitive nodes in FP32."""
+    """Quantize; while the accuracy gate fails, keep more of the most sensitive nodes in FP32.
+
+    Returns the first trial that passes, else the one that agreed best with FP32."""
     candidate = quantize_int8(prepared, work / "int8.onnx", calib, method=method)
     gate = accuracy_gate(prepared, candidate, images, max_drop, threshold_logit)
+    best: tuple[Path, GateResult, list[str]] = (candidate, gate, [])
     if gate.passed:
-        return candidate, gate, []
+        return best
     ranked = [name for name, _ in sensitive_nodes(prepared, candidate, calib[:8])]
     for count in EXCLUSION_STEPS:
         excluded = ranked[:count]
         trial = quantize_int8(prepared, work / f"int8-x{count}.onnx", calib, method=method, exclude=excluded)
         trial_gate = accuracy_gate(prepared, trial, images, max_drop, threshold_logit)
         log.info("INT8 with %d node(s) in FP32: %s", count, trial_gate.line())
-        if trial_gate.passed or count == EXCLUSION_STEPS[-1] or count >= len(ranked):
-            return trial, trial_gate, excluded
-    return candidate, gate, []
+        if trial_gate.value > best[1].value:
+            best = (trial, trial_gate, excluded)
+        if trial_gate.passed or count >= len(ranked):
+            break
+    return best
 
 
 def export_model(

@@ -68,6 +68,13 @@ def prepare_for_quantization(src: str | Path, dst: str | Path) -> Path:
     return Path(dst)
 
 
+class _RankOneWeightNotice(logging.Filter):
+    """Drops ORT's per-weight warning for rank-1 weights (norm scales), which it quantizes per tensor."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "is out-of-range for weight" not in record.getMessage()
+
+
 def quantize_int8(src: str | Path, dst: str | Path, calibration: np.ndarray, *, method: str = "minmax",
                   exclude: Sequence[str] = ()) -> Path:
     """Static QDQ INT8 of the pre-processed FP32 model ``src`` calibrated on ``calibration`` (N, C, H, W)."""
@@ -77,14 +84,19 @@ def quantize_int8(src: str | Path, dst: str | Path, calibration: np.ndarray, *, 
                "percentile": CalibrationMethod.Percentile}
     if method not in methods:
         raise InputError(f"unknown calibration method '{method}'", hint=f"use one of {', '.join(CALIBRATION_METHODS)}")
-    with tempfile.TemporaryDirectory(prefix="nakt-calib-") as work:
-        quantize_static(
-            str(src), str(dst), ImageReader(src, calibration), quant_format=QuantFormat.QDQ, per_channel=True,
-            reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            calibrate_method=methods[method], nodes_to_exclude=list(exclude),
-            calibration_cache_path=Path(work) / "calibration.cache",
-            extra_options={"CalibMovingAverage": method == "minmax"} if method == "minmax" else None,
-        )
+    notice = _RankOneWeightNotice()
+    logging.getLogger().addFilter(notice)
+    try:
+        with tempfile.TemporaryDirectory(prefix="nakt-calib-") as work:
+            quantize_static(
+                str(src), str(dst), ImageReader(src, calibration), quant_format=QuantFormat.QDQ, per_channel=True,
+                reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                calibrate_method=methods[method], nodes_to_exclude=list(exclude),
+                calibration_cache_path=Path(work) / "calibration.cache",
+                extra_options={"CalibMovingAverage": method == "minmax"} if method == "minmax" else None,
+            )
+    finally:
+        logging.getLogger().removeFilter(notice)
     return Path(dst)
 
 
