@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,15 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path: Path) -> None:
         raise RuntimeError("crash")
     assert json.loads(target.read_text()) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_written_files_get_the_umask_permissions_not_private_ones(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        written = write_json(tmp_path / "r.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(written.stat().st_mode) == 0o644
 
 
 def test_json_is_standard_and_csv_is_flat(tmp_path: Path) -> None:

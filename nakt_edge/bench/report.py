@@ -24,10 +24,11 @@ def _cell(value: Any, digits: int = 2) -> str:
 def markdown(report: BenchReport, title: str = "Benchmark") -> str:
     m = report.context.get("machine", {})
     v = report.context.get("versions", {})
+    peaks = ", ".join(f"{t}: {g:.1f} GFLOP/s" for t, g in report.peaks.items())
     lines = [f"# {title}", "",
              f"Machine: {m.get('cpu')}, {m.get('cores')} cores. onnxruntime "
-             f"{v.get('onnxruntime-gpu', v.get('onnxruntime'))}, torch {v.get('torch')}. SGEMM peak (ORT MatMul "
-             f"1024^3) by threads: " + ", ".join(f"{t}: {g:.1f} GFLOP/s" for t, g in report.peaks.items()) + ".", "",
+             f"{v.get('onnxruntime-gpu', v.get('onnxruntime'))}, torch {v.get('torch')}. SGEMM peak (best ORT MatMul "
+             f"of 768^3 and 1536^3) by threads: {peaks}.", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in report.rows:
         lines.append("| " + " | ".join(_cell(row.get(c), 4 if c in ("dice", "peak_ratio") else 2)

@@ -26,6 +26,17 @@ def test_rows_for_onnx_and_torch_with_dice_and_peak_ratio(tiny_onnx: Path, tiny_
     assert json.loads((tmp_path / "b.json").read_text())["sgemm_peak_gflops"]["1"] > 0
 
 
+def test_dice_is_scored_at_the_models_own_size_whatever_size_is_timed(tiny_onnx: Path, phantom_set: Path) -> None:
+    def row(size: int | None) -> dict:
+        report = bench([tiny_onnx], threads=[1], size=size, images=phantom_set / "images",
+                       masks=phantom_set / "masks", min_time_s=0.02, min_runs=2)
+        return report.rows[0]
+
+    own, larger = row(None), row(96)
+    assert (own["size"], larger["size"]) == (64, 96)
+    assert larger["dice"] == own["dice"]
+
+
 @pytest.mark.skipif(gpu_present(), reason="checks the fallback on a machine without a GPU")
 def test_unavailable_gpu_runtime_is_skipped_with_a_reason(tiny_onnx: Path) -> None:
     report = bench([tiny_onnx], runtimes=["ort-cpu", "ort-cuda"], threads=[1], min_time_s=0.02, min_runs=2)
