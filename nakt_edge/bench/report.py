@@ -28,7 +28,8 @@ def markdown(report: BenchReport, title: str = "Benchmark") -> str:
     lines = [f"# {title}", "",
              f"Machine: {m.get('cpu')}, {m.get('cores')} cores. onnxruntime "
              f"{v.get('onnxruntime-gpu', v.get('onnxruntime'))}, torch {v.get('torch')}. SGEMM peak (best ORT MatMul "
-             f"of 768^3 and 1536^3) by threads: {peaks}.", "",
+             f"of 768^3 and 1536^3) by threads: {peaks}. gflops counts the same multiply-accumulates for every "
+             "precision, so peak_ratio (gflops_per_s / FP32 SGEMM peak) can exceed 1 for INT8.", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in report.rows:
         lines.append("| " + " | ".join(_cell(row.get(c), 4 if c in ("dice", "peak_ratio") else 2)
