@@ -34,11 +34,12 @@ def student_rows(cells: dict[str, Any], prefix: str) -> list[str]:
     for student in STUDENTS:
         cell = cells.get(f"{prefix}-{student}")
         if cell is None:
-            rows.append(f"| {NAMES[student]} | (not run) | | | | |")
+            rows.append(f"| {NAMES[student]} | (not run) | | | | | |")
             continue
         r = cell["result"]
         rows.append(f"| {NAMES[student]} | {r['run']['parameters'] / 1e6:.2f} M | {dice(r['test'])} | "
-                    f"{lesion(r['test'])} | **{r['test']['ktc']:.3f}** | {cell['wall_seconds'] / 60:.1f} |")
+                    f"{lesion(r['test'])} | **{r['test']['ktc']:.3f}** | {r['test']['ktc_lesion']:.3f} | "
+                    f"{cell['wall_seconds'] / 60:.1f} |")
     return rows
 
 
@@ -78,7 +79,8 @@ def markdown(cells: dict[str, Any], context: dict[str, Any]) -> str:
                        f"({c['kept_percent']:.0f}%) | {s['entropy_bits']['mean']:.2f} |")
         out += ["", f"alpha = {label['result']['pseudo-busi']['alpha']} px at 128 x 128 (the paper's 256 at 384 x 384, "
                     "scaled by area), beta = 2.5 bits.", ""]
-    header = ["| student | parameters | Dice | Dice (lesion) | KTC | minutes |", "|---|---:|---:|---:|---:|---:|"]
+    header = ["| student | parameters | Dice | Dice (lesion) | KTC | KTC (lesion) | minutes |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
     out += ["## C1: students of other architectures vs the teacher (paper: KTC 94-107%)", "",
             "In-domain transferal (BUSI `transfer` split, pseudo masks only):", "", *header,
             *student_rows(cells, "c1-busi"), "", "Out-of-domain transferal (natural phantoms, alpha/beta filter on):",
