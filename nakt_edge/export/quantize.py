@@ -55,17 +55,22 @@ class ImageReader(CalibrationDataReader):
 
 
 def prepare_for_quantization(src: str | Path, dst: str | Path) -> Path:
-    """ORT's quantization pre-processing (shape inference + optimisation), run in a temp dir."""
+    """ORT's quantization pre-processing (shape inference + optimisation), run inside a temp dir.
+
+    When symbolic shape inference is incomplete, ORT saves sym_shape_infer_temp.onnx and its
+    external data into the *current* directory; running there keeps the user's folder clean."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    with tempfile.TemporaryDirectory(prefix="nakt-quant-") as work, contextlib.redirect_stdout(io.StringIO()):
+    src, dst = Path(src).resolve(), Path(dst).resolve()
+    with tempfile.TemporaryDirectory(prefix="nakt-quant-") as work, contextlib.chdir(work), \
+            contextlib.redirect_stdout(io.StringIO()):
         staged = Path(work) / "prep.onnx"  # (ORT's shape inference prints progress to stdout: kept quiet)
         try:
             quant_pre_process(str(src), str(staged), skip_symbolic_shape=False)
         except Exception:  # noqa: BLE001  (dynamo graphs fail symbolic shape inference: ENVIRONMENT.md)
             quant_pre_process(str(src), str(staged), skip_symbolic_shape=True)
         onnx.save(onnx.load(str(staged)), str(dst))
-    return Path(dst)
+    return dst
 
 
 class _RankOneWeightNotice(logging.Filter):

@@ -9,6 +9,7 @@ from nakt_edge.errors import GateError, InputError
 from nakt_edge.export import exporter
 from nakt_edge.export.exporter import export_model
 from nakt_edge.export.gates import GateResult
+from nakt_edge.export.quantize import prepare_for_quantization
 from nakt_edge.runtime.onnx_segmenter import OnnxSegmenter
 
 
@@ -68,3 +69,13 @@ def test_accuracy_gate_failure_tries_keeping_sensitive_nodes_in_fp32(tiny_run: P
 def test_int8_needs_calibration_images(tiny_run: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="--calib"):
         export_model(tiny_run, tmp_path / "x.onnx", precision="int8")
+
+
+def test_quantization_preprocessing_leaves_the_working_directory_clean(tiny_onnx: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """ORT drops sym_shape_infer_temp.onnx + <uuid>.data into the cwd when symbolic inference is incomplete."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    prepared = prepare_for_quantization(tiny_onnx, tmp_path / "prep.onnx")
+    assert prepared.is_file() and list(cwd.iterdir()) == []
