@@ -127,6 +127,16 @@ def markdown(cells: dict[str, Any], context: dict[str, Any]) -> str:
         if used["set"] != "pseudo-c4":
             out.append(f"The student therefore learned from `{used['set']}`, labeled with `--max-entropy "
                        f"{used['max_entropy']:g}` (beta off, alpha on): {used['counts']['kept']} images kept.")
+        staple = cells.get("c4-staple")
+        if staple:
+            r2 = staple["result"]
+            t2, c2 = r2["student"]["test"], r2["pseudo_paper_rules"]["counts"]
+            out += ["", "Ablation (cell `c4-staple`): the same four teachers fused by STAPLE (`--fusion staple`, each "
+                    "teacher weighted by its estimated sensitivity and specificity), same student and epochs: "
+                    f"the paper's rules kept {c2['kept']} of {c2['labeled']} images (mean entropy "
+                    f"{r2['pseudo_paper_rules']['entropy_bits']['mean']:.2f} bits); student Dice {dice(t2)}, lesion "
+                    f"{lesion(t2)}: **{100 * (t2['dice_mean'] - best):+.1f} pts** vs the best teacher, "
+                    f"{100 * (t2['dice_mean'] - worst):+.1f} vs the weakest."]
         out.append("")
     discussion = HERE / "discussion.md"
     if discussion.is_file():

@@ -162,24 +162,29 @@ def cell_c4(c: Cell) -> dict[str, Any]:
         c.nakt("train", *c.split("teacher"), *args, "--out", run, *train_args(WEAK_EPOCHS))
         c.nakt("export", run, "--out", WORK / f"{name}.onnx", "--calib", c.busi / "images", "--force")
         teachers[name] = {"run": run_meta(run), "test": c.evaluate(run)}
+    return {"teachers": teachers, **c4_student(c, "mean")}
+
+
+def c4_student(c: Cell, fusion: str) -> dict[str, Any]:
+    """Label the transfer split with the four weak teachers fused by ``fusion``; distill one student."""
     b = c.busi
+    suffix = "" if fusion == "mean" else f"-{fusion}"
     flags = [x for name in WEAK_TEACHERS for x in ("--teacher", str(WORK / f"{name}.onnx"))]
-    common = ["--images", b / "images", "--manifest", b / "manifest.csv", "--split", "transfer", "--size", SIZE,
-              "--device", "cpu"]
+    common = ["--fusion", fusion, "--images", b / "images", "--manifest", b / "manifest.csv", "--split", "transfer",
+              "--size", SIZE, "--device", "cpu"]
     # The paper's rules first; under-fitted teachers give diffuse probabilities, and when beta then
     # excludes (nearly) every image the student learns from the alpha rule alone: the entropy of a
     # 256-level histogram is at most 8 bits, so --max-entropy 8 switches beta off and keeps alpha.
-    c.nakt("label", *flags, *common, "--out", WORK / "pseudo-c4")
-    paper = json.loads((WORK / "pseudo-c4" / "summary.json").read_text())
-    pseudo = WORK / "pseudo-c4"
+    pseudo = WORK / f"pseudo-c4{suffix}"
+    c.nakt("label", *flags, *common, "--out", pseudo)
+    paper = json.loads((pseudo / "summary.json").read_text())
     if paper["counts"]["kept"] < FEW_LABELS:
-        pseudo = WORK / "pseudo-c4-alpha"
+        pseudo = WORK / f"pseudo-c4{suffix}-alpha"
         c.nakt("label", *flags, *common, "--max-entropy", 8, "--out", pseudo)
     used = json.loads((pseudo / "summary.json").read_text())
-    run = WORK / "student-c4"
+    run = WORK / f"student-c4{suffix}"
     c.nakt("distill", "--pseudo", pseudo, *C4_STUDENT, "--out", run, *train_args(STUDENT_EPOCHS))
-    return {"teachers": teachers,
-            "pseudo_paper_rules": {"counts": paper["counts"], "entropy_bits": paper["entropy_bits"],
+    return {"pseudo_paper_rules": {"counts": paper["counts"], "entropy_bits": paper["entropy_bits"],
                                    "teacher_agreement_mean": paper["teacher_agreement_mean"]},
             "pseudo": {"set": pseudo.name, "max_entropy": used["beta_max_entropy"], "counts": used["counts"],
                        "teacher_agreement_mean": used["teacher_agreement_mean"]},
@@ -202,6 +207,8 @@ def grid() -> dict[str, tuple[str, Callable[[Cell], dict[str, Any]], list[Path]]
     for student in STUDENTS:
         cells[f"c3-{student}"] = ("C3", c3_cell(student), [WORK / f"finetuned-{student}"])
     cells["c4"] = ("C4", cell_c4, [WORK / "student-c4"])
+    cells["c4-staple"] = ("C4 (ablation: STAPLE fusion)", lambda c: c4_student(c, "staple"),
+                          [WORK / "student-c4-staple"])
     return cells
 
 
