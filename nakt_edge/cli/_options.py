@@ -27,3 +27,9 @@ LrOpt = Annotated[float, typer.Option("--lr", help="Adam learning rate (paper: 1
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its last epoch.")]
 LimitOpt = Annotated[Optional[int], typer.Option(
     "--limit", min=1, help="Use a seeded, group-aware subset of this many labeled images.")]
+ValFractionOpt = Annotated[float, typer.Option("--val-fraction", min=0.0, max=0.9,
+                                               help="Share held out for validation (split by group).")]
+MaxStepsOpt = Annotated[Optional[int], typer.Option("--max-steps", min=1, help="Cap optimizer steps per epoch.")]
+NoAugmentOpt = Annotated[bool, typer.Option("--no-augment", help="Switch off the paper's augmentations.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", min=0, help="DataLoader worker processes.")]
+InChannelsOpt = Annotated[int, typer.Option("--in-channels", help="Model input channels: 1 (gray) or 3.")]

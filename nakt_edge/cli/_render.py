@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
 from nakt_edge.cli._app import console
+
+if TYPE_CHECKING:
+    from nakt_edge.training.loop import FitResult
 
 
 def fmt(value: Any, digits: int = 4) -> str:
@@ -32,3 +35,14 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     for row in rows:
         table.add_row(*(fmt(cell) for cell in row))
     console.print(table)
+
+
+def print_fit(result: FitResult) -> None:
+    """The epochs table and where the run is."""
+    print_table(f"run {result.run_dir}", ["epoch", "train loss", "val loss", "val Dice", "s", "best"],
+                [[r["epoch"], r["train_loss"], r["val_loss"], r["val_dice"], f"{r['seconds']:.1f}",
+                  "*" if r["best"] else ""] for r in result.history])
+    best = result.best_val_dice
+    best_text = f"best val Dice {best:.4f} at epoch {result.best_epoch}" if best is not None else \
+        "no validation set: kept the last epoch"
+    console.print(f"{best_text}; weights in {result.run_dir}/model.safetensors")

@@ -16,18 +16,23 @@ from nakt_edge.cli._options import (
     EpochsOpt,
     ForceOpt,
     ImagesOpt,
+    InChannelsOpt,
     LimitOpt,
     LrOpt,
     ManifestOpt,
     MasksOpt,
+    MaxStepsOpt,
+    NoAugmentOpt,
     ResumeOpt,
     SeedOpt,
     SizeOpt,
     SplitOpt,
+    ValFractionOpt,
     WidthOpt,
+    WorkersOpt,
 )
 from nakt_edge.cli._progress import RichReporter
-from nakt_edge.cli.train import InChannelsOpt, MaxStepsOpt, NoAugmentOpt, ValFractionOpt, WorkersOpt, print_fit
+from nakt_edge.cli._render import print_fit
 
 
 @command("distill")

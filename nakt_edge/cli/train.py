@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from nakt_edge.cli._app import command, console
+from nakt_edge.cli._app import command
 from nakt_edge.cli._options import (
     ArchOpt,
     BatchOpt,
@@ -16,39 +16,23 @@ from nakt_edge.cli._options import (
     EpochsOpt,
     ForceOpt,
     ImagesOpt,
+    InChannelsOpt,
     LimitOpt,
     LrOpt,
     ManifestOpt,
     MasksOpt,
+    MaxStepsOpt,
+    NoAugmentOpt,
     ResumeOpt,
     SeedOpt,
     SizeOpt,
     SplitOpt,
+    ValFractionOpt,
     WidthOpt,
+    WorkersOpt,
 )
 from nakt_edge.cli._progress import RichReporter
-from nakt_edge.cli._render import print_table
-
-if TYPE_CHECKING:
-    from nakt_edge.training.loop import FitResult
-
-ValFractionOpt = Annotated[float, typer.Option("--val-fraction", min=0.0, max=0.9,
-                                               help="Share held out for validation (split by group).")]
-MaxStepsOpt = Annotated[Optional[int], typer.Option("--max-steps", min=1, help="Cap optimizer steps per epoch.")]
-NoAugmentOpt = Annotated[bool, typer.Option("--no-augment", help="Switch off the paper's augmentations.")]
-WorkersOpt = Annotated[int, typer.Option("--workers", min=0, help="DataLoader worker processes.")]
-InChannelsOpt = Annotated[int, typer.Option("--in-channels", help="Model input channels: 1 (gray) or 3.")]
-
-
-def print_fit(result: FitResult) -> None:
-    """The epochs table and where the run is."""
-    print_table(f"run {result.run_dir}", ["epoch", "train loss", "val loss", "val Dice", "s", "best"],
-                [[r["epoch"], r["train_loss"], r["val_loss"], r["val_dice"], f"{r['seconds']:.1f}",
-                  "*" if r["best"] else ""] for r in result.history])
-    best = result.best_val_dice
-    best_text = f"best val Dice {best:.4f} at epoch {result.best_epoch}" if best is not None else \
-        "no validation set: kept the last epoch"
-    console.print(f"{best_text}; weights in {result.run_dir}/model.safetensors")
+from nakt_edge.cli._render import print_fit
 
 
 @command("train")
