@@ -21,6 +21,7 @@ _API = {
     "label": "nakt_edge.labeling.labeler",
     "train": "nakt_edge.training.train",
     "distill": "nakt_edge.training.distill",
+    "distill_online": "nakt_edge.training.online_distill",
     "finetune": "nakt_edge.training.finetune",
     "export_model": "nakt_edge.export.exporter",
     "evaluate": "nakt_edge.evaluation",

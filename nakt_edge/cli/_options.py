@@ -33,3 +33,8 @@ MaxStepsOpt = Annotated[Optional[int], typer.Option("--max-steps", min=1, help="
 NoAugmentOpt = Annotated[bool, typer.Option("--no-augment", help="Switch off the paper's augmentations.")]
 WorkersOpt = Annotated[int, typer.Option("--workers", min=0, help="DataLoader worker processes.")]
 InChannelsOpt = Annotated[int, typer.Option("--in-channels", help="Model input channels: 1 (gray) or 3.")]
+ModelArgOpt = Annotated[list[str], typer.Option(
+    "--model-arg", help="Architecture argument KEY=VALUE (a JSON value), e.g. low_stride=4; repeatable.")]
+ContractOpt = Annotated[list[str], typer.Option(
+    "--contract", help="Teacher contract override KEY=VALUE (layout, channels, size, normalize, output, "
+                       "activation, foreground), for every teacher.")]

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from nakt_edge.cli._app import command, console
-from nakt_edge.cli._options import DeviceOpt, ForceOpt, ImagesOpt, ManifestOpt, SplitOpt, ThreadsOpt
+from nakt_edge.cli._options import ContractOpt, DeviceOpt, ForceOpt, ImagesOpt, ManifestOpt, SplitOpt, ThreadsOpt
 from nakt_edge.cli._progress import RichReporter
 from nakt_edge.cli._render import fmt, print_table
 from nakt_edge.errors import InputError
@@ -54,9 +54,7 @@ def label(
     threads: ThreadsOpt = None,
     manifest: ManifestOpt = None,
     split: SplitOpt = None,
-    contract: Annotated[list[str], typer.Option(
-        "--contract", help="Teacher contract override KEY=VALUE (layout, channels, size, normalize, output, "
-                           "activation, foreground), for every teacher.")] = [],  # noqa: B006 (typer needs a list)
+    contract: ContractOpt = [],  # noqa: B006 (typer needs a list)
     force: ForceOpt = False,
 ) -> None:
     """Label images with the fused output of ONNX teachers; a re-run resumes."""

@@ -22,6 +22,7 @@ from nakt_edge.cli._options import (
     ManifestOpt,
     MasksOpt,
     MaxStepsOpt,
+    ModelArgOpt,
     NoAugmentOpt,
     ResumeOpt,
     SeedOpt,
@@ -44,6 +45,7 @@ def train(
     encoder: EncoderOpt = None,
     width: WidthOpt = 1.0,
     in_channels: InChannelsOpt = 1,
+    model_arg: ModelArgOpt = [],  # noqa: B006 (typer needs a list)
     size: SizeOpt = 384,
     epochs: EpochsOpt = 50,
     batch_size: BatchOpt = 4,
@@ -62,6 +64,7 @@ def train(
 ) -> None:
     """Train a segmentation model on labeled images (Dice + BCE, Adam, the paper's augmentations)."""
     from nakt_edge.config import TrainConfig
+    from nakt_edge.models.registry import parse_model_args
     from nakt_edge.training.train import train as train_api
 
     config = TrainConfig(size=size, epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=val_fraction,
@@ -69,6 +72,6 @@ def train(
                          max_steps_per_epoch=max_steps)  # type: ignore[arg-type]
     with RichReporter() as reporter:
         result = train_api(images, masks, arch, out, encoder=encoder, width=width, in_channels=in_channels,
-                           config=config, manifest=manifest, split=split, limit=limit, resume=resume, force=force,
-                           reporter=reporter)
+                           model_kwargs=parse_model_args(model_arg), config=config, manifest=manifest, split=split,
+                           limit=limit, resume=resume, force=force, reporter=reporter)
     print_fit(result)

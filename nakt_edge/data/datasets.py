@@ -59,11 +59,16 @@ def _load_soft(sample: Sample, size: int) -> tuple[np.ndarray, np.ndarray]:
     return resize_to(image, size, size), np.round(np.clip(target, 0, 1) * 255).astype(np.uint8)
 
 
+def _load_unlabeled(sample: Sample, size: int) -> tuple[np.ndarray, np.ndarray]:
+    return resize_to(read_gray_u8(sample.image), size, size), np.zeros((size, size), np.uint8)
+
+
 def load_samples(
     samples: Sequence[Sample],
     size: int,
     *,
     soft_targets: bool = False,
+    unlabeled: bool = False,
     reporter: Reporter | None = None,
     workers: int | None = None,
 ) -> ArraySet:
@@ -75,10 +80,12 @@ def load_samples(
         size: working size S.
         soft_targets: read masks as probabilities (pseudo masks, stored at any size) instead of
             binary labels (which must have the size of their image).
+        unlabeled: images only (targets all zero: a teacher in the loop labels them later).
     """
     if not samples:
         raise InputError("no samples to load", hint="check the image folder and the manifest split")
-    loader: Callable[[Sample, int], tuple[np.ndarray, np.ndarray]] = _load_soft if soft_targets else _load_labeled
+    loader: Callable[[Sample, int], tuple[np.ndarray, np.ndarray]] = (
+        _load_unlabeled if unlabeled else _load_soft if soft_targets else _load_labeled)
     reporter = reporter or Reporter()
     reporter.start("load", f"loading {len(samples)} images", len(samples))
     images = np.empty((len(samples), size, size), np.uint8)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,4 +158,36 @@ def collect_samples(
                 path=image,
             )
         samples.append(Sample(image=image, masks=masks, group=groups.get(image.stem, image.stem)))
+    return samples
+
+
+def collect_unlabeled(
+    folders: Sequence[str | Path], *, manifest: str | Path | None = None, split: str | None = None
+) -> list[Sample]:
+    """Unlabeled images of one or more transferal folders, with leakage groups.
+
+    A manifest (with ``split``) selects the images of every folder whose files it lists; a folder
+    it names no file of (generated phantoms beside BUSI, say) is taken whole. With several folders
+    each group is prefixed by the folder's position, so equal stems in two folders never merge.
+    """
+    if not folders:
+        raise InputError("no image folder given", hint="pass at least one --images DIR")
+    if split is not None and manifest is None:
+        raise InputError("--split needs --manifest", hint="pass the manifest CSV that defines the splits")
+    samples: list[Sample] = []
+    matched = False
+    for index, folder in enumerate(folders):
+        images, groups = list_images(folder), {}
+        if manifest is not None:
+            try:
+                images, groups = select_split(images, manifest, split)
+                matched = True
+            except InputError as error:
+                if len(folders) == 1 or "no image of the folder" not in error.message:
+                    raise
+        prefix = f"{index}:" if len(folders) > 1 else ""
+        samples.extend(Sample(image, (), prefix + groups.get(image.stem, image.stem)) for image in images)
+    if manifest is not None and not matched:
+        raise InputError("no image of any --images folder is listed in the manifest",
+                         hint="the manifest's 'file' column must name files of one of the folders", path=manifest)
     return samples

@@ -71,7 +71,7 @@ def register_arch(
 
 
 def _ensure_loaded() -> None:
-    from nakt_edge.models import attention_unet, sdu_net, smp_archs, unet  # noqa: F401  (registers)
+    from nakt_edge.models import attention_unet, cmunext, lraspp, sdu_net, smp_archs, unet  # noqa: F401  (registers)
 
 
 def list_archs() -> list[ArchInfo]:
@@ -114,6 +114,22 @@ def resolve_spec(spec: ModelSpec) -> ModelSpec:
     """``spec`` with the canonical arch name and the default encoder filled in."""
     info = get_arch(spec.arch)
     return ModelSpec(info.name, spec.encoder or info.default_encoder, spec.in_channels, spec.width, spec.kwargs)
+
+
+def parse_model_args(pairs: list[str]) -> dict[str, Any]:
+    """``["low_stride=4", "dims=[8,8,24,48,96]"]`` -> kwargs; values are JSON, else kept as strings."""
+    import json
+
+    kwargs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ModelSpecError(f"--model-arg '{pair}' is not KEY=VALUE", hint="e.g. --model-arg low_stride=4")
+        try:
+            kwargs[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            kwargs[key.strip()] = value
+    return kwargs
 
 
 def count_parameters(model: nn.Module) -> int:

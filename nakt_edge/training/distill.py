@@ -7,6 +7,7 @@ them. The run's model.json records the lineage: teachers (sha256), the set's cou
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +63,19 @@ def lineage_of(pseudo: PseudoSet, targets: str, include_excluded: bool) -> dict[
     }
 
 
+def _pooled_lineage(lineages: list[dict[str, Any]]) -> dict[str, Any]:
+    """One set's lineage as it is; several sets' side by side, with their teachers listed once."""
+    if len(lineages) == 1:
+        return lineages[0]
+    teachers: list[dict[str, Any]] = []
+    for lineage in lineages:
+        teachers += [t for t in lineage["teachers"] if t not in teachers]
+    return {"pseudo_sets": lineages, "teachers": teachers, "targets": lineages[0]["targets"],
+            "include_excluded": lineages[0]["include_excluded"]}
+
+
 def distill(
-    pseudo: str | Path,
+    pseudo: str | Path | Sequence[str | Path],
     arch: str,
     out: str | Path,
     *,
@@ -81,12 +93,14 @@ def distill(
     force: bool = False,
     reporter: Reporter | None = None,
 ) -> FitResult:
-    """Train a student ``arch`` on the pseudo-labeled set ``pseudo`` into the run ``out``.
+    """Train a student ``arch`` on the pseudo-labeled set ``pseudo`` (or several, pooled) into the run ``out``.
 
     Args:
+        pseudo: one pseudo-labeled set, or several (e.g. BUSI transfer plus generated phantoms);
+            each is split into training and validation by its own groups.
         targets: ``soft`` (the fused probabilities) or ``hard`` (thresholded at 0.5).
         include_excluded: also train on images the alpha/beta rules excluded (ablations).
-        images: where the labeled images are now, if they moved since ``nakt label``.
+        images: where the labeled images are now, if they moved since ``nakt label`` (one set only).
         val_images, val_masks: real labels for validation (else a slice of the pseudo set).
     """
     if targets not in TARGETS:
@@ -94,10 +108,18 @@ def distill(
     config = (config or TrainConfig()).with_(hard_targets=targets == "hard")
     spec = resolve_spec(ModelSpec(arch, encoder, in_channels, width, dict(model_kwargs or {})))
     check_size_for(spec, config.size)
-    pseudo_set = open_pseudo_set(pseudo, images)
+    paths = [pseudo] if isinstance(pseudo, (str, Path)) else list(pseudo)
+    if not paths or (images is not None and len(paths) > 1):
+        raise InputError("pass one --pseudo set with --images, or one or more sets without it",
+                         hint="--images relocates the images of a single pseudo-labeled set")
+    pseudo_sets = [open_pseudo_set(path, images) for path in paths]
     real_val = collect_samples(val_images, val_masks) if val_images is not None else None
-    train_samples, val_samples = pseudo_split(pseudo_set, 0.0 if real_val else config.val_fraction, config.seed,
-                                              include_excluded)
+    train_samples, val_samples = [], []
+    for pseudo_set in pseudo_sets:
+        train_part, val_part = pseudo_split(pseudo_set, 0.0 if real_val else config.val_fraction, config.seed,
+                                            include_excluded)
+        train_samples += train_part
+        val_samples += val_part
     prepare_run_dir(out, resume=resume, force=force, check_only=True)
     train_set = load_samples(train_samples, config.size, soft_targets=True, reporter=reporter)
     val_set: ArraySet | None = None
@@ -108,8 +130,10 @@ def distill(
     run_dir = prepare_run_dir(out, resume=resume, force=force)
     torch.manual_seed(config.seed)
     model = build_model(spec)
-    meta = {"lineage": lineage_of(pseudo_set, targets, include_excluded),
-            "data": {"pseudo": str(pseudo), "images": str(pseudo_set.images), "count": len(train_set),
+    meta = {"lineage": _pooled_lineage([lineage_of(p, targets, include_excluded) for p in pseudo_sets]),
+            "data": {"pseudo": [str(p) for p in paths] if len(paths) > 1 else str(paths[0]),
+                     "images": [str(p.images) for p in pseudo_sets] if len(paths) > 1 else str(pseudo_sets[0].images),
+                     "count": len(train_set),
                      "validation": "real labels" if real_val is not None else
                      "pseudo-set slice (kept and few-pixel rows)",
                      "val_images": str(val_images) if val_images else None}}

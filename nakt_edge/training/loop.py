@@ -12,7 +12,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -34,6 +34,25 @@ from nakt_edge.training.losses import DiceBCELoss
 from nakt_edge.training.run import RUN_FORMAT
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_dice", "seconds", "best")
+VIEW_COLUMNS = ("views", "views_kept", "teacher_seconds", "teacher_share")
+
+
+class ViewLabeler(Protocol):
+    """Labels each augmented training view in the loop (on-the-fly distillation): the teacher sees
+    exactly the view the student sees."""
+
+    def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(views (B', C, S, S), targets (B', 1, S, S)) for a batch of augmented images (B, C, S, S);
+        views the exclusion rules drop are left out (B' <= B)."""
+        ...
+
+    def begin_epoch(self, epoch: int) -> None:
+        """Reseed its own randomness from the epoch (resumed runs repeat it)."""
+        ...
+
+    def take_stats(self) -> dict[str, float]:
+        """Counters since the last call: ``views``, ``views_kept``, ``teacher_seconds``."""
+        ...
 
 
 @dataclass
@@ -115,6 +134,7 @@ def fit(
     meta: dict[str, Any] | None = None,
     resume: bool = False,
     reporter: Reporter | None = None,
+    labeler: ViewLabeler | None = None,
 ) -> FitResult:
     """Train ``model`` and write the run directory (see ``nakt_edge.training.run``).
 
@@ -128,6 +148,8 @@ def fit(
         task: "train", "distill" or "finetune" (recorded in model.json).
         meta: data and lineage information recorded in model.json.
         resume: continue from ``last.safetensors`` when present.
+        labeler: replaces the stored targets of every augmented batch by its own (the teacher in the
+            loop); the epoch's history row then records the teacher's share of the training time.
     """
     run_dir = Path(run_dir)
     reporter = reporter or Reporter()
@@ -166,12 +188,18 @@ def fit(
     for epoch in range(counters["epoch"] + 1, config.epochs + 1):
         started = time.perf_counter()
         torch.manual_seed(config.seed * 100_003 + epoch)
+        if labeler is not None:
+            labeler.begin_epoch(epoch)
         model.train()
         reporter.start("train", f"epoch {epoch}/{config.epochs}", steps)
         total, seen = 0.0, 0
         for step, (images, targets) in enumerate(_loader(dataset, config, epoch)):
             if step >= steps:
                 break
+            if labeler is not None:
+                images, targets = labeler(images)
+                if not len(images):
+                    continue
             images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
@@ -183,7 +211,11 @@ def fit(
             seen += len(images)
             reporter.advance("train", description=f"epoch {epoch}/{config.epochs} loss {total / seen:.4f}")
         reporter.finish("train")
+        train_seconds = time.perf_counter() - started
         row: dict[str, Any] = {"epoch": epoch, "train_loss": total / max(seen, 1), "val_loss": None, "val_dice": None}
+        if labeler is not None:
+            row.update(labeler.take_stats())
+            row["teacher_share"] = round(row["teacher_seconds"] / train_seconds, 4) if train_seconds > 0 else None
         improved = val_set is None
         if val_set is not None:
             row["val_loss"], row["val_dice"] = validate(model, val_set, loss_fn, device, config, spec.in_channels)
@@ -195,7 +227,7 @@ def fit(
         save_training_state(run_dir / "last.safetensors", model, optimizer, counters)
         row["seconds"], row["best"] = round(time.perf_counter() - started, 2), improved
         history.append(row)
-        write_csv(run_dir / "history.csv", history, HISTORY_COLUMNS)
+        write_csv(run_dir / "history.csv", history, HISTORY_COLUMNS + (VIEW_COLUMNS if labeler is not None else ()))
         write_meta("running")
         val_text = f" val Dice {row['val_dice']:.4f}" if row["val_dice"] is not None else ""
         marker = " *" if improved else ""

@@ -119,11 +119,40 @@ def test_distill_then_finetune_in_one_command() -> None:
                                      "--finetune-images", "FI", "--finetune-masks", "FM", "--finetune-epochs", "7"])
     assert result.exit_code == 0, result.output
     (pseudo, arch, out), kwargs = distill_api.call_args
-    assert (pseudo, arch, out) == (Path("P"), "sdu_net", Path("runs/s"))
+    assert (pseudo, arch, out) == ([Path("P")], "sdu_net", Path("runs/s"))
     assert kwargs["targets"] == "hard" and kwargs["include_excluded"] is True and kwargs["config"].size == 128
     (run, images, masks, target), tuned = finetune_api.call_args
     assert (run, images, masks, target) == (Path("runs/s"), Path("FI"), Path("FM"), Path("runs/s-finetuned"))
     assert tuned["config"].epochs == 7
+
+
+def test_distill_with_a_teacher_runs_on_the_fly_over_several_folders() -> None:
+    with mock.patch("nakt_edge.training.online_distill.distill_online") as api, \
+            mock.patch("nakt_edge.cli.distill.print_fit"):
+        result = runner.invoke(app, ["distill", "--teacher", "T.onnx", "--teacher", "U.onnx", "--images", "A",
+                                     "--images", "B", "--arch", "lraspp_mobilenetv3", "--model-arg", "low_stride=4",
+                                     "--out", "R", "--mixup", "0.5", "--fusion", "staple", "--max-entropy", "3",
+                                     "--teacher-threads", "1", "--manifest", "m.csv", "--split", "transfer",
+                                     "--size", "128", "--contract", "layout=NHWC"])
+    assert result.exit_code == 0, result.output
+    (teachers, images, arch, out), kwargs = api.call_args
+    assert teachers == [Path("T.onnx"), Path("U.onnx")] and images == [Path("A"), Path("B")]
+    assert (arch, out, kwargs["model_kwargs"], kwargs["mixup"]) == ("lraspp_mobilenetv3", Path("R"),
+                                                                   {"low_stride": 4}, 0.5)
+    label = kwargs["label_config"]
+    assert (label.fusion, label.max_entropy, label.threads, label.filter) == ("staple", 3.0, 1, True)
+    assert kwargs["split"] == "transfer" and kwargs["overrides"] == {"layout": "NHWC"}
+
+
+@pytest.mark.parametrize("args", [["--arch", "unet", "--out", "R"],
+                                  ["--pseudo", "P", "--teacher", "T.onnx", "--arch", "unet", "--out", "R"],
+                                  ["--teacher", "T.onnx", "--arch", "unet", "--out", "R"],
+                                  ["--pseudo", "P", "--images", "A", "--images", "B", "--arch", "unet", "--out", "R"]],
+                         ids=["neither", "both", "teacher-without-images", "pseudo-with-two-image-folders"])
+def test_distill_refuses_an_unclear_source_in_one_line(args: list[str], tmp_path: Path) -> None:
+    result = runner.invoke(app, ["distill", *args])
+    assert result.exit_code == 2 and result.output.startswith("error:")
+    assert result.output.strip().count("\n") == 0
 
 
 def test_export_passes_precision_and_gates() -> None:
