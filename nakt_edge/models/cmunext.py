@@ -51,7 +51,8 @@ class CMUNeXtBlock(nn.Module):
     def __init__(self, channels: int, out_channels: int, depth: int, kernel: int, expansion: int = 4) -> None:
         super().__init__()
         self.depthwise = nn.ModuleList(
-            _conv_bn_relu(nn.Conv2d(channels, channels, kernel, padding=kernel // 2, groups=channels)) for _ in range(depth))
+            _conv_bn_relu(nn.Conv2d(channels, channels, kernel, padding=kernel // 2, groups=channels))
+            for _ in range(depth))
         self.pointwise = nn.ModuleList(
             nn.Sequential(_conv_bn_relu(nn.Conv2d(channels, channels * expansion, 1)),
                           _conv_bn_relu(nn.Conv2d(channels * expansion, channels, 1))) for _ in range(depth))

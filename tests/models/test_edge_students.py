@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from nakt_edge.bench.flops import count_gflops
+from nakt_edge.errors import ModelSpecError
 from nakt_edge.export.onnx_export import torch_to_onnx
 from nakt_edge.models.registry import ModelSpec, build_model, count_parameters, parse_model_args
-from nakt_edge.errors import ModelSpecError
 
 # Ops a QDQ-quantized graph runs fast on a CPU (no Erf/GELU, LayerNorm, attention, rolls).
 INT8_FRIENDLY = {"Conv", "Relu", "Add", "Mul", "MaxPool", "Concat", "Resize", "HardSwish", "HardSigmoid",
