@@ -11,7 +11,7 @@ import torch
 from nakt_edge.bench.flops import count_gflops
 from nakt_edge.errors import ModelSpecError
 from nakt_edge.export.onnx_export import torch_to_onnx
-from nakt_edge.models.registry import ModelSpec, build_model, count_parameters, parse_model_args
+from nakt_edge.models.registry import ModelSpec, build_model, count_parameters, get_arch, parse_model_args
 
 # Ops a QDQ-quantized graph runs fast on a CPU (no Erf/GELU, LayerNorm, attention, rolls).
 INT8_FRIENDLY = {"Conv", "Relu", "Add", "Mul", "MaxPool", "Concat", "Resize", "HardSwish", "HardSigmoid",
@@ -21,7 +21,7 @@ INT8_FRIENDLY = {"Conv", "Relu", "Add", "Mul", "MaxPool", "Concat", "Resize", "H
 # (spec, in_channels, parameters, GFLOPs at 256 x 256 counted by nakt bench: 2 FLOPs per MAC)
 PINNED = [
     (ModelSpec("cmunext", in_channels=3), 3_149_185, 14.461),  # paper: 3.14 M, 7.41 G(MAC)
-    (ModelSpec("cmunext_edge"), 208_337, 1.028),
+    (ModelSpec("cmunext_edge"), 547_825, 0.987),
     (ModelSpec("lraspp_mobilenetv3", width=2.0, kwargs={"low_stride": 4}), 1_427_354, 0.466),
 ]
 
@@ -55,10 +55,11 @@ def test_edge_students_cost_at_most_the_issue_budgets(tmp_path: Path) -> None:
                                   ModelSpec("lraspp_mobilenetv3"), ModelSpec("lraspp_mobilenetv3", in_channels=3,
                                                                              kwargs={"low_stride": 4})],
                          ids=["cmunext", "cmunext_edge", "lraspp", "lraspp-s4"])
-def test_one_logit_channel_at_any_multiple_of_16(spec: ModelSpec) -> None:
+def test_one_logit_channel_at_any_multiple_of_the_divisor(spec: ModelSpec) -> None:
+    divisor = get_arch(spec.arch).divisor
     with torch.no_grad():
-        out = build_model(spec).eval()(torch.zeros(2, spec.in_channels, 48, 80))
-    assert out.shape == (2, 1, 48, 80)
+        out = build_model(spec).eval()(torch.zeros(2, spec.in_channels, 3 * divisor, 5 * divisor))
+    assert out.shape == (2, 1, 3 * divisor, 5 * divisor)
 
 
 def test_bad_arguments_are_refused_with_the_reason() -> None:
@@ -66,6 +67,8 @@ def test_bad_arguments_are_refused_with_the_reason() -> None:
         build_model(ModelSpec("lraspp_mobilenetv3", kwargs={"low_stride": 2}))
     with pytest.raises(ModelSpecError, match="even"):
         build_model(ModelSpec("cmunext", kwargs={"dims": [8, 9, 16, 32, 64]}))
+    with pytest.raises(ModelSpecError, match="stem_stride must be 1 or 2"):
+        build_model(ModelSpec("cmunext_edge", kwargs={"stem_stride": 4}))
 
 
 def test_model_args_parse_json_values() -> None:
