@@ -1,4 +1,5 @@
-"""``evaluate``: Dice, IoU and HD95 of a model (ONNX file or run) on labeled images, at native resolution.
+"""``evaluate``: Dice, IoU, HD95 and ASSD (MONAI's conventions) of a model (ONNX file or run) on labeled
+images, at native resolution.
 
 Each image is resized to the model's working size, predicted, and its probability map resized
 back to the mask's native size before thresholding, so scores do not depend on the working
@@ -18,13 +19,15 @@ import numpy as np
 from nakt_edge.data.images import read_gray, read_masks_merged, resize_to
 from nakt_edge.data.pairing import Sample, collect_samples
 from nakt_edge.errors import InputError
-from nakt_edge.metrics import dice, hd95, iou, ktc, mean_std
+from nakt_edge.metrics import Spacing, assd, dice, hd95, iou, ktc, mean_std
 from nakt_edge.progress import Reporter
 from nakt_edge.provenance import versions
 from nakt_edge.reporting import write_csv, write_json
 from nakt_edge.runtime.predictor import Predictor, open_predictor
 
-EMPTY_RULE = "both empty: Dice = IoU = 1, HD95 = 0; one empty: Dice = IoU = 0, HD95 undefined (excluded)"
+EMPTY_RULE = ("both empty: Dice = IoU = 1, HD95 = ASSD = 0; one empty: Dice = IoU = 0, HD95/ASSD undefined "
+              "(excluded); HD95 and ASSD as MONAI computes them")
+DISTANCES = ("hd95", "assd")
 
 
 @dataclass
@@ -36,7 +39,7 @@ class ModelScores:
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"model": self.name, "images": len(self.rows)}
-        for key in ("dice", "iou", "hd95"):
+        for key in ("dice", "iou", *DISTANCES):
             mean, std, count = mean_std([row[key] for row in self.rows])
             out[f"{key}_mean"], out[f"{key}_std"], out[f"{key}_n"] = mean, std, count
         mean, std, count = mean_std([row["dice"] for row in self.rows if row["lesion"]])
@@ -62,25 +65,30 @@ class EvalReport:
     def rows(self) -> list[dict[str, Any]]:
         if self.reference is None:
             return self.model.rows
-        return [{**row, **{f"ref_{k}": v for k, v in ref.items() if k in ("dice", "iou", "hd95", "pred_pixels")}}
+        return [{**row, **{f"ref_{k}": v for k, v in ref.items() if k in ("dice", "iou", *DISTANCES, "pred_pixels")}}
                 for row, ref in zip(self.model.rows, self.reference.rows)]
 
 
-def _score(predictor: Predictor, images: list[np.ndarray], masks: list[np.ndarray], names: list[str]) -> list[dict]:
+def _score(predictor: Predictor, images: list[np.ndarray], masks: list[np.ndarray], names: list[str],
+           spacing: Spacing | None) -> list[dict]:
     size = predictor.working_size
     batch = np.stack([resize_to(image, size, size) for image in images])
     probs = predictor.predict(batch)
     rows = []
     for name, prob, mask in zip(names, probs, masks):
         pred = resize_to(prob, *mask.shape) > predictor.threshold
-        rows.append({"file": name, "dice": dice(pred, mask), "iou": iou(pred, mask), "hd95": hd95(pred, mask),
-                     "lesion": bool(mask.any()), "target_pixels": int(mask.sum()), "pred_pixels": int(pred.sum())})
+        rows.append({"file": name, "dice": dice(pred, mask), "iou": iou(pred, mask),
+                     "hd95": hd95(pred, mask, spacing), "assd": assd(pred, mask, spacing), "lesion": bool(mask.any()),
+                     "target_pixels": int(mask.sum()), "pred_pixels": int(pred.sum())})
     return rows
 
 
 def evaluate_samples(predictor: Predictor, samples: Sequence[Sample], *, reference: Predictor | None = None,
-                     batch_size: int = 8, reporter: Reporter | None = None) -> EvalReport:
-    """Score ``predictor`` (and ``reference``) on labeled samples; images are decoded once for both."""
+                     batch_size: int = 8, spacing: Spacing | None = None, reporter: Reporter | None = None
+                     ) -> EvalReport:
+    """Score ``predictor`` (and ``reference``) on labeled samples; images are decoded once for both.
+
+    ``spacing`` (row, column) in mm puts HD95 and ASSD in mm instead of pixels."""
     reporter = reporter or Reporter()
     report = EvalReport(ModelScores(predictor.name), ModelScores(reference.name) if reference else None)
     reporter.start("evaluate", f"evaluating {predictor.name}", len(samples))
@@ -93,9 +101,9 @@ def evaluate_samples(predictor: Predictor, samples: Sequence[Sample], *, referen
                 raise InputError(f"mask is {mask.shape[1]}x{mask.shape[0]}, image is {image.shape[1]}x{image.shape[0]}",
                                  hint="masks must have the size of their image", path=sample.masks[0])
         names = [s.image.name for s in chunk]
-        report.model.rows += _score(predictor, images, masks, names)
+        report.model.rows += _score(predictor, images, masks, names, spacing)
         if reference is not None and report.reference is not None:
-            report.reference.rows += _score(reference, images, masks, names)
+            report.reference.rows += _score(reference, images, masks, names, spacing)
         reporter.advance("evaluate", len(chunk))
     reporter.finish("evaluate")
     return report
@@ -112,22 +120,29 @@ def evaluate(
     size: int | None = None,
     device: str = "auto",
     threads: int | None = None,
+    spacing: Spacing | None = None,
     out: str | Path | None = None,
     reporter: Reporter | None = None,
 ) -> EvalReport:
     """Evaluate an ONNX file or a run directory on labeled images; optionally write JSON + CSV.
 
     ``size`` is the working size for ONNX models whose input is dynamic and carries no
-    ``nakt.size``. With ``out`` = FILE.json, per-image rows go to FILE.csv beside it.
+    ``nakt.size``. ``spacing`` (row, column) mm per pixel of the masks puts HD95/ASSD in mm. With
+    ``out`` = FILE.json, per-image rows go to FILE.csv beside it.
     """
+    if spacing is not None and (len(spacing) != 2 or min(spacing) <= 0):
+        raise InputError(f"spacing must be two positive numbers (row, column), got {spacing}",
+                         hint="e.g. --spacing 0.1,0.1 (mm per pixel)")
     samples = collect_samples(images, masks, manifest=manifest, split=split)
     predictor = open_predictor(model, device=device, threads=threads, size=size)
     ref = open_predictor(reference, device=device, threads=threads, size=size) if reference else None
-    report = evaluate_samples(predictor, samples, reference=ref, reporter=reporter)
+    report = evaluate_samples(predictor, samples, reference=ref, spacing=spacing, reporter=reporter)
     report.settings = {"model": str(model), "reference": str(reference) if reference else None,
                        "images": str(images), "masks": str(masks) if masks else None, "manifest":
                        str(manifest) if manifest else None, "split": split, "working_size": predictor.working_size,
-                       "threshold": predictor.threshold, "provider": getattr(predictor, "provider", None),
+                       "threshold": predictor.threshold,
+                       "distance_unit": "mm" if spacing else "px", "spacing": list(spacing) if spacing else None,
+                       "provider": getattr(predictor, "provider", None),
                        "versions": versions()}
     if out is not None:
         out = Path(out)

@@ -12,6 +12,8 @@ Inputs are (T, N, H, W) float32 stacks: T teachers, N images.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -50,44 +52,83 @@ def fuse_vote(probs: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return (votes > 0.5 + 1e-6).astype(np.float32)
 
 
-def staple(decisions: np.ndarray, iterations: int = 50, tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Binary STAPLE on one image.
+STAPLE_ITERATIONS = 1000  # EM steps over vote patterns cost microseconds; SimpleITK has no practical cap
+STAPLE_TOLERANCE = 1e-7  # stop when no sensitivity or specificity moves by more (SimpleITK: squared <= 1e-14)
+
+
+@dataclass(frozen=True)
+class StapleResult:
+    """STAPLE's answer for one image and how its EM ended."""
+
+    posterior: np.ndarray  # (H, W) float32 posterior probability of foreground
+    sensitivity: np.ndarray  # (T,)
+    specificity: np.ndarray  # (T,)
+    iterations: int
+    converged: bool  # False: stopped at the iteration cap
+
+
+def staple(decisions: np.ndarray, iterations: int = STAPLE_ITERATIONS,
+           tol: float = STAPLE_TOLERANCE) -> StapleResult:
+    """Binary STAPLE on one image (Warfield et al. 2004) as SimpleITK's ``STAPLEImageFilter`` runs it.
+
+    Initial posterior: the raters' mean vote per pixel; prior: its image mean. Each step estimates
+    every rater's sensitivity and specificity from the posterior, then the posterior from them; it
+    stops when none of them moves by more than ``tol``. Pixels with the same T votes share one
+    posterior, so the EM runs over the at most 2^T distinct vote patterns weighted by their pixel
+    counts: SimpleITK's answer (tests/golden) in a few ms instead of ~0.1 s per 384 px image.
 
     Args:
         decisions: (T, H, W) boolean segmentations of T raters.
-
-    Returns:
-        (posterior foreground probability (H, W), sensitivities (T,), specificities (T,)).
+        iterations: cap on EM steps; ``converged`` says whether it settled before.
     """
-    flat = decisions.reshape(decisions.shape[0], -1).astype(np.float64)
+    raters = decisions.shape[0]
+    flat = decisions.reshape(raters, -1).astype(bool)
     prior = float(flat.mean())
     if prior in (0.0, 1.0):  # every rater agrees on every pixel: nothing to estimate
-        return decisions[0].astype(np.float32), np.ones(len(flat)), np.ones(len(flat))
-    sensitivity = np.full(len(flat), 0.99)
-    specificity = np.full(len(flat), 0.99)
-    posterior = flat.mean(axis=0)
-    eps = 1e-10
-    for _ in range(iterations):
-        log_fg = np.log(prior) + (flat * np.log(sensitivity + eps)[:, None]
-                                  + (1 - flat) * np.log(1 - sensitivity + eps)[:, None]).sum(axis=0)
-        log_bg = np.log(1 - prior) + ((1 - flat) * np.log(specificity + eps)[:, None]
-                                      + flat * np.log(1 - specificity + eps)[:, None]).sum(axis=0)
-        updated = 1.0 / (1.0 + np.exp(np.clip(log_bg - log_fg, -50, 50)))
-        sensitivity = (updated * flat).sum(axis=1) / max(updated.sum(), eps)
-        specificity = ((1 - updated) * (1 - flat)).sum(axis=1) / max((1 - updated).sum(), eps)
-        converged = np.abs(updated - posterior).max() < tol
-        posterior = updated
-        if converged:
-            break
-    return posterior.reshape(decisions.shape[1:]).astype(np.float32), sensitivity, specificity
+        ones = np.ones(raters)
+        return StapleResult(decisions[0].astype(np.float32), ones, ones, 0, True)
+    codes = (flat.astype(np.int64) << np.arange(raters, dtype=np.int64)[:, None]).sum(axis=0)
+    patterns, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
+    votes = ((patterns[None, :] >> np.arange(raters)[:, None]) & 1).astype(bool)  # (T, K)
+    weights = counts.astype(np.float64)
+    posterior = votes.mean(axis=0)
+    sensitivity = specificity = np.full(raters, -10.0)
+    done, converged = 0, False
+    while done < iterations and not converged:
+        done += 1
+        fg, bg = weights * posterior, weights * (1 - posterior)
+        new_sensitivity = np.where(votes, fg, 0).sum(axis=1) / fg.sum()
+        new_specificity = np.where(votes, 0, bg).sum(axis=1) / bg.sum()
+        alpha = np.where(votes, new_sensitivity[:, None], 1 - new_sensitivity[:, None]).prod(axis=0)
+        beta = np.where(votes, 1 - new_specificity[:, None], new_specificity[:, None]).prod(axis=0)
+        denominator = prior * alpha + (1 - prior) * beta
+        posterior = np.divide(prior * alpha, denominator, out=posterior.copy(), where=denominator > 0)
+        converged = done > 1 and bool(max(np.abs(new_sensitivity - sensitivity).max(),
+                                          np.abs(new_specificity - specificity).max()) <= tol)
+        sensitivity, specificity = new_sensitivity, new_specificity
+    pixels = posterior[inverse.reshape(-1)].reshape(decisions.shape[1:]).astype(np.float32)
+    return StapleResult(pixels, sensitivity, specificity, done, converged)
 
 
-def fuse_staple(probs: np.ndarray) -> np.ndarray:
-    return np.stack([staple(probs[:, n] > 0.5)[0] for n in range(probs.shape[1])])
+def fuse_staple(probs: np.ndarray, diagnostics: list[StapleResult] | None = None) -> np.ndarray:
+    results = [staple(probs[:, n] > 0.5) for n in range(probs.shape[1])]
+    if diagnostics is not None:
+        diagnostics.extend(results)
+    return np.stack([r.posterior for r in results])
 
 
-def fuse(probs: np.ndarray, method: str = "mean", weights: Sequence[float] | None = None) -> np.ndarray:
-    """Fused pseudo masks (N, H, W) float32 in [0, 1] from teacher outputs (T, N, H, W)."""
+def staple_summary(results: Sequence[StapleResult], cap: int = STAPLE_ITERATIONS) -> dict[str, Any]:
+    """How the EM ended over a run's images (for summary.json)."""
+    steps = [r.iterations for r in results]
+    return {"images": len(results), "iteration_cap": cap, "iterations_mean": float(np.mean(steps)) if steps else None,
+            "iterations_max": max(steps, default=None), "hit_cap": sum(not r.converged for r in results)}
+
+
+def fuse(probs: np.ndarray, method: str = "mean", weights: Sequence[float] | None = None,
+         diagnostics: list[StapleResult] | None = None) -> np.ndarray:
+    """Fused pseudo masks (N, H, W) float32 in [0, 1] from teacher outputs (T, N, H, W).
+
+    ``diagnostics`` collects each image's ``StapleResult`` when ``method`` is staple."""
     if method not in FUSIONS:
         raise InputError(f"unknown fusion '{method}'", hint=f"use one of {', '.join(FUSIONS)}")
     w = normalised_weights(weights, probs.shape[0])
@@ -95,7 +136,7 @@ def fuse(probs: np.ndarray, method: str = "mean", weights: Sequence[float] | Non
         return fuse_mean(probs, w)
     if method == "vote":
         return fuse_vote(probs, w)
-    return fuse_staple(probs)
+    return fuse_staple(probs, diagnostics)
 
 
 def teacher_agreement(probs: np.ndarray) -> np.ndarray:

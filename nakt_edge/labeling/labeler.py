@@ -9,6 +9,7 @@ are the same); unreadable images get a row (reason ``unreadable: ...``) and the 
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -27,13 +28,15 @@ from nakt_edge.data.images import check_working_size, read_gray, resize_to
 from nakt_edge.data.pairing import list_images, select_split
 from nakt_edge.errors import InputError
 from nakt_edge.labeling.filters import assess, min_pixels_for, quantize
-from nakt_edge.labeling.fusion import fuse, normalised_weights, teacher_agreement
+from nakt_edge.labeling.fusion import StapleResult, fuse, normalised_weights, staple_summary, teacher_agreement
 from nakt_edge.labeling.pseudo_set import PSEUDO_OUTPUTS, ManifestAppender, PseudoRow, read_rows
 from nakt_edge.labeling.summary import finalize
 from nakt_edge.progress import Reporter
 from nakt_edge.provenance import sha256_file
 from nakt_edge.reporting import guard_folder, read_json, write_json, write_png
 from nakt_edge.runtime.onnx_segmenter import OnnxSegmenter
+
+log = logging.getLogger("nakt_edge")
 
 
 @dataclass
@@ -127,15 +130,21 @@ def label(
     done = {row.stem for row in read_rows(out)}
     pending = [f for f in files if f.stem not in done]
     started = time.perf_counter()
-    _stream(segmenters, pending, out, config, reporter)
+    staple_runs: list[StapleResult] = []
+    _stream(segmenters, pending, out, config, reporter, staple_runs)
     seconds = time.perf_counter() - started
-    summary = finalize(out, images, files, segmenters, hashes, config, manifest=manifest, split=split,
-                       run={"processed": len(pending), "skipped": len(files) - len(pending), "seconds": seconds})
+    run: dict[str, Any] = {"processed": len(pending), "skipped": len(files) - len(pending), "seconds": seconds}
+    if config.fusion == "staple":
+        run["staple"] = staple_summary(staple_runs)
+        if run["staple"]["hit_cap"]:
+            log.warning("STAPLE stopped at its iteration cap (%d) on %d of %d images before converging",
+                        run["staple"]["iteration_cap"], run["staple"]["hit_cap"], len(staple_runs))
+    summary = finalize(out, images, files, segmenters, hashes, config, manifest=manifest, split=split, run=run)
     return LabelResult(out, summary, len(pending), len(files) - len(pending), seconds)
 
 
 def _stream(segmenters: list[OnnxSegmenter], pending: list[Path], out: Path, config: LabelConfig,
-            reporter: Reporter) -> None:
+            reporter: Reporter, staple_runs: list[StapleResult]) -> None:
     size, batch_size = config.size, config.batch
     alpha = min_pixels_for(size, size, min_pixels=config.min_pixels, min_fraction=config.min_fraction)
     readers_count = config.readers or max(1, min(4, (os.cpu_count() or 2) // 2))
@@ -189,7 +198,7 @@ def _stream(segmenters: list[OnnxSegmenter], pending: list[Path], out: Path, con
                     continue
                 batch = np.stack(arrays)
                 probs = np.stack([predict_teacher(s, batch, config.tta) for s in segmenters])
-                fused = fuse(probs, config.fusion, config.weights)
+                fused = fuse(probs, config.fusion, config.weights, staple_runs)
                 agreement = teacher_agreement(probs)
                 for path, prob, agree in zip(paths, fused, agreement):
                     gray = quantize(prob)

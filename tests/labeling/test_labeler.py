@@ -117,3 +117,13 @@ def test_manifest_split_and_tta(foreign_teachers: dict[str, Path], phantom_set: 
     result = label([foreign_teachers["probabilities"]], phantom_set / "images", tmp_path / "p", config,
                    manifest=manifest, split="transfer")
     assert result.summary["counts"]["total"] == 5 and result.summary["split"] == "transfer"
+
+
+def test_staple_convergence_is_recorded_in_the_summary(foreign_teachers: dict[str, Path], image_folder: Path,
+                                                       tmp_path: Path) -> None:
+    teachers = [foreign_teachers["nhwc"], foreign_teachers["softmax2"]]
+    summary = label(teachers, image_folder, tmp_path / "p", LabelConfig(**{**CONFIG.to_dict(), "fusion": "staple"})
+                    ).summary
+    staple = summary["run"]["staple"]
+    assert staple["images"] == 24 and staple["iteration_cap"] == 1000
+    assert staple["hit_cap"] == 0 and 0 <= staple["iterations_max"] < 1000
