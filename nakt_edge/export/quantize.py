@@ -28,8 +28,10 @@ CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 
 
 def to_fp16(src: str | Path, dst: str | Path) -> Path:
-    """FP16 weights and activations, float32 inputs and outputs kept (for GPUs; not faster on CPUs)."""
-    from onnxconverter_common import float16
+    """FP16 weights and activations, float32 inputs and outputs kept (for GPUs; not faster on CPUs).
+
+    ONNX Runtime's own converter (``onnxruntime.transformers.float16``), so no other package is needed."""
+    from onnxruntime.transformers import float16
 
     model = float16.convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
     onnx.save(model, str(dst))
