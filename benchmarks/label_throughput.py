@@ -35,8 +35,8 @@ from nakt_edge.data.pairing import list_images, select_split
 from nakt_edge.export.onnx_export import torch_to_onnx
 from nakt_edge.labeling.labeler import label
 from nakt_edge.models.registry import ModelSpec, build_model
+from nakt_edge.outputs import write_json, write_text
 from nakt_edge.provenance import machine, versions
-from nakt_edge.reporting import write_json, write_text
 from nakt_edge.runtime.onnx_segmenter import OnnxSegmenter
 
 ROOT = Path(__file__).resolve().parent

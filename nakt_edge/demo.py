@@ -22,8 +22,8 @@ from nakt_edge.evaluation import EvalReport, evaluate
 from nakt_edge.export.exporter import export_model
 from nakt_edge.labeling.labeler import label
 from nakt_edge.models.registry import count_parameters
+from nakt_edge.outputs import guard_folder, write_json
 from nakt_edge.progress import Reporter
-from nakt_edge.reporting import guard_folder, write_json
 from nakt_edge.runtime.onnx_segmenter import OnnxSegmenter
 from nakt_edge.training.distill import distill
 from nakt_edge.training.run import load_run

@@ -11,7 +11,7 @@ import numpy as np
 from nakt_edge.data.images import read_gray, read_masks_merged, read_soft_mask, resize_to
 from nakt_edge.data.pairing import collect_samples
 from nakt_edge.labeling.pseudo_set import read_rows
-from nakt_edge.reporting import write_png, write_text
+from nakt_edge.outputs import write_png, write_text
 from nakt_edge.runtime.predictor import OnnxPredictor
 
 if TYPE_CHECKING:

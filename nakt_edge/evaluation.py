@@ -20,9 +20,9 @@ from nakt_edge.data.images import read_gray, read_masks_merged, resize_to
 from nakt_edge.data.pairing import Sample, collect_samples
 from nakt_edge.errors import InputError
 from nakt_edge.metrics import Spacing, assd, dice, hd95, iou, ktc, mean_std
+from nakt_edge.outputs import write_csv, write_json
 from nakt_edge.progress import Reporter
 from nakt_edge.provenance import versions
-from nakt_edge.reporting import write_csv, write_json
 from nakt_edge.runtime.predictor import Predictor, open_predictor
 
 EMPTY_RULE = ("both empty: Dice = IoU = 1, HD95 = ASSD = 0; one empty: Dice = IoU = 0, HD95/ASSD undefined "

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from nakt_edge.bench.harness import BenchReport
-from nakt_edge.reporting import atomic_path, write_csv, write_json, write_text
+from nakt_edge.outputs import atomic_path, write_csv, write_json, write_text
 
 COLUMNS = ("model", "precision", "runtime", "provider", "batch", "threads", "size", "p50_ms", "p95_ms", "p99_ms",
            "images_per_s", "e2e_p50_ms", "e2e_images_per_s", "onnx_mb", "parameters", "gflops", "gflops_per_s",

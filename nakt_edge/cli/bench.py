@@ -51,7 +51,7 @@ def bench(
     """Measure p50/p95/p99 latency, images/s, GFLOP/s vs this machine's SGEMM peak, and Dice."""
     from nakt_edge.bench.harness import bench as bench_api
     from nakt_edge.bench.report import write_bench
-    from nakt_edge.reporting import guard_file
+    from nakt_edge.outputs import guard_file
 
     if out is not None:
         guard_file(out, force)

@@ -57,7 +57,7 @@ def evaluate(
     """Score a model on labeled images at their native resolution."""
     from nakt_edge.evaluation import EMPTY_RULE
     from nakt_edge.evaluation import evaluate as evaluate_api
-    from nakt_edge.reporting import guard_file
+    from nakt_edge.outputs import guard_file
 
     pixel = parse_spacing(spacing)
     out = guard_file(out or default_report_path(model, split), force)

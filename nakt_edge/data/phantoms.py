@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 
 from nakt_edge.errors import InputError
+from nakt_edge.outputs import guard_folder, write_csv, write_png
 from nakt_edge.progress import Reporter
-from nakt_edge.reporting import guard_folder, write_csv, write_png
 
 DOMAINS = ("breast", "thyroid", "natural")
 

@@ -28,7 +28,7 @@ from nakt_edge.export.metadata import student_metadata
 from nakt_edge.export.onnx_export import DEFAULT_OPSET, set_metadata, torch_to_onnx
 from nakt_edge.export.parity import ParityReport, check_parity
 from nakt_edge.export.quantize import prepare_for_quantization, quantize_int8, sensitive_nodes, to_fp16
-from nakt_edge.reporting import atomic_path, guard_file
+from nakt_edge.outputs import atomic_path, guard_file
 from nakt_edge.training.run import load_run
 
 log = logging.getLogger("nakt_edge")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from nakt_edge.reporting import atomic_path
+from nakt_edge.outputs import atomic_path
 
 
 def plot_entropy_histogram(entropies: Sequence[float], beta: float | None, path: str | Path, title: str = "") -> Path:

@@ -31,9 +31,9 @@ from nakt_edge.labeling.filters import assess, min_pixels_for, quantize
 from nakt_edge.labeling.fusion import StapleResult, fuse, normalised_weights, staple_summary, teacher_agreement
 from nakt_edge.labeling.pseudo_set import PSEUDO_OUTPUTS, ManifestAppender, PseudoRow, read_rows
 from nakt_edge.labeling.summary import finalize
+from nakt_edge.outputs import guard_folder, read_json, write_json, write_png
 from nakt_edge.progress import Reporter
 from nakt_edge.provenance import sha256_file
-from nakt_edge.reporting import guard_folder, read_json, write_json, write_png
 from nakt_edge.runtime.onnx_segmenter import OnnxSegmenter
 
 log = logging.getLogger("nakt_edge")

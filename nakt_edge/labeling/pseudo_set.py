@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from nakt_edge.errors import InputError
-from nakt_edge.reporting import read_json
+from nakt_edge.outputs import read_json
 
 MANIFEST_COLUMNS = ("file", "stem", "target_pixels", "entropy_bits", "teacher_agreement", "kept", "reason")
 PSEUDO_OUTPUTS = ("masks", "manifest.csv", "summary.json", "entropy_hist.png", "label_config.json")

@@ -19,8 +19,8 @@ from nakt_edge.config import LabelConfig
 from nakt_edge.labeling.entropy_plot import plot_entropy_histogram
 from nakt_edge.labeling.filters import min_pixels_for
 from nakt_edge.labeling.pseudo_set import read_rows
+from nakt_edge.outputs import write_json
 from nakt_edge.provenance import versions
-from nakt_edge.reporting import write_json
 from nakt_edge.runtime.onnx_segmenter import OnnxSegmenter
 
 PSEUDO_FORMAT = "nakt-edge/pseudo-set-1"

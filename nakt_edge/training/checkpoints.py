@@ -17,7 +17,7 @@ from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
 from nakt_edge.errors import ModelSpecError
-from nakt_edge.reporting import atomic_path
+from nakt_edge.outputs import atomic_path
 
 
 def _contiguous(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

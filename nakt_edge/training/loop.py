@@ -25,9 +25,9 @@ from nakt_edge.data.datasets import ArraySet, AugmentedDataset
 from nakt_edge.errors import InputError
 from nakt_edge.metrics import dice
 from nakt_edge.models.registry import ModelSpec, count_parameters, get_arch
+from nakt_edge.outputs import read_json, write_csv, write_json
 from nakt_edge.progress import Reporter
 from nakt_edge.provenance import versions
-from nakt_edge.reporting import read_json, write_csv, write_json
 from nakt_edge.runtime.devices import torch_device
 from nakt_edge.training.checkpoints import load_training_state, save_training_state, save_weights
 from nakt_edge.training.losses import DiceBCELoss

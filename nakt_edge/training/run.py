@@ -20,7 +20,7 @@ from torch import nn
 from nakt_edge.config import TrainConfig
 from nakt_edge.errors import InputError
 from nakt_edge.models.registry import ModelSpec, build_model
-from nakt_edge.reporting import read_json
+from nakt_edge.outputs import read_json
 from nakt_edge.training.checkpoints import load_weights
 
 RUN_OUTPUTS = ("model.safetensors", "last.safetensors", "model.json", "history.csv")

@@ -14,8 +14,8 @@ from nakt_edge.data.images import check_working_size
 from nakt_edge.data.pairing import collect_samples
 from nakt_edge.data.subsets import take_by_group
 from nakt_edge.models.registry import ModelSpec, build_model, get_arch, resolve_spec
+from nakt_edge.outputs import check_folder, guard_folder
 from nakt_edge.progress import Reporter
-from nakt_edge.reporting import check_folder, guard_folder
 from nakt_edge.training.loop import FitResult, fit
 from nakt_edge.training.run import RUN_OUTPUTS
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nakt_edge.errors import OutputExistsError
-from nakt_edge.reporting import atomic_path, guard_file, guard_folder, write_csv, write_json
+from nakt_edge.outputs import atomic_path, guard_file, guard_folder, write_csv, write_json
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path: Path) -> None:
