@@ -12,6 +12,13 @@ from typing import Any, Literal
 Device = Literal["auto", "cpu", "cuda"]
 
 
+def _check(ok: bool, message: str, hint: str) -> None:
+    if not ok:
+        from nakt_edge.errors import InputError
+
+        raise InputError(message, hint=hint)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Training, distillation and fine-tuning (paper Sec. 4.2: Dice + BCE, Adam 1e-4, batch 4)."""
@@ -41,6 +48,18 @@ class TrainConfig:
     def with_(self, **changes: Any) -> TrainConfig:
         return replace(self, **changes)
 
+    def validate(self) -> TrainConfig:
+        """Raise InputError on an out-of-range setting, before any run writes anything."""
+        _check(self.epochs >= 1, f"--epochs must be at least 1 (got {self.epochs})", "e.g. --epochs 50")
+        _check(self.batch_size >= 1, f"--batch-size must be at least 1 (got {self.batch_size})", "e.g. --batch-size 4")
+        _check(self.lr > 0, f"--lr must be positive (got {self.lr})", "the paper uses --lr 1e-4")
+        _check(0 <= self.val_fraction < 1, f"--val-fraction must be in [0, 1) (got {self.val_fraction})",
+               "e.g. --val-fraction 0.2")
+        _check(self.size >= 16, f"--size must be at least 16 (got {self.size})", "e.g. --size 256")
+        _check(0 < self.threshold < 1, f"threshold must be in (0, 1) (got {self.threshold})", "use 0.5")
+        _check(self.workers >= 0, f"--workers must be >= 0 (got {self.workers})", "0 loads in the training process")
+        return self
+
 
 @dataclass(frozen=True)
 class LabelConfig:
@@ -61,6 +80,24 @@ class LabelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def validate(self) -> LabelConfig:
+        """Raise InputError on an out-of-range setting, before any run writes anything."""
+        from nakt_edge.labeling.fusion import FUSIONS
+
+        _check(self.fusion in FUSIONS, f"unknown fusion '{self.fusion}'", f"use one of {', '.join(FUSIONS)}")
+        _check(self.batch >= 1, f"--batch must be at least 1 (got {self.batch})", "e.g. --batch 8")
+        _check(self.tta in (None, "flip"), f"--tta '{self.tta}' is not supported", "use --tta flip or leave it out")
+        _check(self.max_entropy is None or self.max_entropy >= 0, f"--max-entropy must be >= 0 (got "
+               f"{self.max_entropy})", "the paper's beta is 2.5 bits")
+        _check(self.min_pixels is None or self.min_pixels >= 0, f"--min-pixels must be >= 0 (got {self.min_pixels})",
+               "the paper's alpha is 256 at 384x384")
+        _check(self.min_fraction is None or 0 <= self.min_fraction <= 1,
+               f"--min-fraction must be in [0, 1] (got {self.min_fraction})", "e.g. --min-fraction 0.002")
+        _check(self.size >= 16, f"--size must be at least 16 (got {self.size})", "e.g. --size 384")
+        _check(self.threads is None or self.threads >= 1, f"--threads must be >= 1 (got {self.threads})",
+               "or leave it out")
+        return self
 
     def identity(self) -> dict[str, Any]:
         """The settings that change the labels (a resumed run must match them, speed settings may differ)."""

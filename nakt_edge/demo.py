@@ -22,7 +22,7 @@ from nakt_edge.evaluation import EvalReport, evaluate
 from nakt_edge.export.exporter import export_model
 from nakt_edge.labeling.labeler import label
 from nakt_edge.models.registry import count_parameters
-from nakt_edge.outputs import guard_folder, write_json
+from nakt_edge.outputs import claim, guard_folder, write_json
 from nakt_edge.progress import Reporter
 from nakt_edge.runtime.onnx_segmenter import OnnxSegmenter
 from nakt_edge.training.distill import distill
@@ -92,8 +92,12 @@ def run_demo(out: str | Path = "nakt-demo", *, quick: bool = False, settings: De
              force: bool = False, reporter: Reporter | None = None) -> DemoResult:
     """Run the whole pipeline on phantoms into ``out``; a re-run resumes, ``force`` starts over."""
     out = Path(out)
-    settings = settings or (DemoSettings.quick() if quick else DemoSettings())
-    reporter = reporter or Reporter()
+    with claim(out):
+        return _run_demo(out, settings or (DemoSettings.quick() if quick else DemoSettings()), force,
+                         reporter or Reporter())
+
+
+def _run_demo(out: Path, settings: DemoSettings, force: bool, reporter: Reporter) -> DemoResult:
     if force:
         guard_folder(out, True, DEMO_OUTPUTS)
     out.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,10 @@ class OutputExistsError(InputError):
     """The output already exists and would be overwritten."""
 
 
+class OutputLockedError(InputError):
+    """Another run holds the output folder or file."""
+
+
 class ModelSpecError(InputError):
     """A model (architecture name, ONNX teacher contract, checkpoint) cannot be used as given."""
 

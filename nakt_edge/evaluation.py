@@ -9,6 +9,7 @@ the ground truth is not empty; lesion-only Dice is reported beside the all-image
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from nakt_edge.data.images import read_gray, read_masks_merged, resize_to
 from nakt_edge.data.pairing import Sample, collect_samples
 from nakt_edge.errors import InputError
 from nakt_edge.metrics import Spacing, assd, dice, hd95, iou, ktc, mean_std
-from nakt_edge.outputs import write_csv, write_json
+from nakt_edge.outputs import claim, write_csv, write_json
 from nakt_edge.progress import Reporter
 from nakt_edge.provenance import versions
 from nakt_edge.runtime.predictor import Predictor, open_predictor
@@ -133,6 +134,14 @@ def evaluate(
     if spacing is not None and (len(spacing) != 2 or min(spacing) <= 0):
         raise InputError(f"spacing must be two positive numbers (row, column), got {spacing}",
                          hint="e.g. --spacing 0.1,0.1 (mm per pixel)")
+    with claim(out, folder=False) if out is not None else contextlib.nullcontext():
+        return _evaluate(model, images, masks, reference=reference, manifest=manifest, split=split, size=size,
+                         device=device, threads=threads, spacing=spacing, out=out, reporter=reporter)
+
+
+def _evaluate(model: str | Path, images: str | Path, masks: str | Path | None, *, reference: str | Path | None,
+              manifest: str | Path | None, split: str | None, size: int | None, device: str, threads: int | None,
+              spacing: Spacing | None, out: str | Path | None, reporter: Reporter | None) -> EvalReport:
     samples = collect_samples(images, masks, manifest=manifest, split=split)
     predictor = open_predictor(model, device=device, threads=threads, size=size)
     ref = open_predictor(reference, device=device, threads=threads, size=size) if reference else None

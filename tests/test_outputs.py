@@ -48,3 +48,80 @@ def test_guards_refuse_without_force_and_remove_only_stage_outputs(tmp_path: Pat
     with pytest.raises(OutputExistsError, match="--force"):
         guard_file(tmp_path / "notes.txt", False)
     assert guard_file(tmp_path / "notes.txt", True) == tmp_path / "notes.txt"
+
+
+def _hold(target: str, ready: str, folder: bool) -> None:
+    import time as _time
+
+    from nakt_edge.outputs import claim
+
+    with claim(target, folder=folder):
+        Path(ready).write_text("held")
+        _time.sleep(30)
+
+
+def _holding_child(target: Path, tmp_path: Path, folder: bool = True):  # noqa: ANN202
+    import multiprocessing
+    import time
+
+    ready = tmp_path / "ready"
+    child = multiprocessing.get_context("fork").Process(target=_hold, args=(str(target), str(ready), folder))
+    child.start()
+    for _ in range(500):
+        if ready.exists():
+            return child
+        time.sleep(0.01)
+    child.kill()
+    raise AssertionError("the child never took the lock")
+
+
+def test_a_held_folder_is_refused_at_once_naming_the_holder(tmp_path: Path) -> None:
+    from nakt_edge.errors import OutputLockedError
+    from nakt_edge.outputs import claim
+
+    child = _holding_child(tmp_path / "out", tmp_path)
+    try:
+        with pytest.raises(OutputLockedError) as info, claim(tmp_path / "out"):
+            pass
+        text = info.value.one_line()
+        assert f"PID {child.pid}" in text and "since" in text and "choose another --out" in text
+        assert info.value.exit_code == 2
+        file_child = _holding_child(tmp_path / "model.onnx", tmp_path / "out", folder=False)
+        with pytest.raises(OutputLockedError, match="model.onnx"), claim(tmp_path / "model.onnx", folder=False):
+            pass
+        file_child.kill()
+    finally:
+        child.kill()
+        child.join()
+
+
+def test_a_dead_runs_lock_is_taken_over_with_a_note_and_its_temp_files_removed(tmp_path: Path,
+                                                                               caplog: pytest.LogCaptureFixture
+                                                                               ) -> None:
+    import logging
+
+    from nakt_edge.outputs import LOCK_NAME, claim
+
+    out = tmp_path / "out"
+    child = _holding_child(out, tmp_path)
+    (out / "masks").mkdir()
+    (out / "masks" / ".a.png.x1y2.tmp").write_bytes(b"half a mask")
+    (out / "keep.png").write_bytes(b"done")
+    os.kill(child.pid, 9)  # SIGKILL: no clean-up ran, the lock file still names it
+    child.join()
+    assert (out / LOCK_NAME).exists()
+    with caplog.at_level(logging.INFO, logger="nakt_edge"), claim(out):
+        assert json.loads((out / LOCK_NAME).read_text())["pid"] == os.getpid()
+    assert f"PID {child.pid}" in caplog.text and "no longer running" in caplog.text
+    assert not (out / "masks" / ".a.png.x1y2.tmp").exists() and (out / "keep.png").exists()
+    assert not (out / LOCK_NAME).exists()
+
+
+def test_a_claim_that_fails_inside_leaves_no_folder_behind(tmp_path: Path) -> None:
+    from nakt_edge.outputs import claim
+
+    with pytest.raises(ValueError), claim(tmp_path / "new" / "out"):
+        raise ValueError("refused")
+    assert not (tmp_path / "new").exists()
+    with claim(tmp_path / "x"), claim(tmp_path / "x"):  # re-entrant in one process
+        pass

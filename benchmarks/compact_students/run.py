@@ -35,7 +35,7 @@ NAKT = [sys.executable, "-m", "nakt_edge"]
 SIZE = 128
 LR = 3e-4
 TEACHER_EPOCHS = 40
-STUDENT_EPOCHS = 40
+STUDENT_EPOCHS = 150  # 40 left the students still improving (best epoch 37 of 40); 2-8 s an epoch here
 BENCH_SIZE = 256
 STUDENTS = {  # name: nakt arguments
     "cmunext_edge": ["--arch", "cmunext_edge"],
@@ -58,7 +58,7 @@ class Cell:
                               env={**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "160"})
         seconds = round(time.perf_counter() - started, 1)
         self.commands.append({"command": shown, "seconds": seconds, "exit_code": done.returncode,
-                              "stdout_tail": done.stdout[-1500:]})
+                              "stdout_tail": done.stdout[-1500:], "stderr_tail": done.stderr[-600:]})
         print(f"  [{seconds:7.1f} s] {shown} -> {done.returncode}", flush=True)
         if check and done.returncode != 0:
             raise RuntimeError(f"{shown} failed ({done.returncode}):\n{done.stderr[-2000:]}")
@@ -80,12 +80,19 @@ class Cell:
                 "teacher_dice_lesion": report["reference"]["dice_lesion_mean"]}
 
     def export_int8(self, run: Path, target: Path) -> dict[str, Any]:
-        """Gated INT8 export (no --force): the file exists only when both gates passed."""
+        """Gated INT8 export (no --force), trying the calibration methods in turn: the file exists only
+        when one of them passed both gates."""
         target.unlink(missing_ok=True)
-        code = self.nakt("export", run, "--out", target, "--precision", "int8", "--calib", self.busi / "images",
-                         "--manifest", self.busi / "manifest.csv", "--split", "transfer", check=False)
-        return {"int8_written": target.is_file(), "int8_exit_code": code,
-                "int8_gates": self.commands[-1]["stdout_tail"][-600:]}
+        tries = []
+        for method in ("minmax", "percentile", "entropy"):
+            code = self.nakt("export", run, "--out", target, "--precision", "int8", "--calib", self.busi / "images",
+                             "--manifest", self.busi / "manifest.csv", "--split", "transfer", "--calib-method",
+                             method, check=False)
+            tries.append({"method": method, "exit_code": code, "output": (self.commands[-1]["stdout_tail"]
+                                                                          + self.commands[-1]["stderr_tail"])[-500:]})
+            if target.is_file():
+                break
+        return {"int8_written": target.is_file(), "int8_tries": tries}
 
 
 def run_meta(run: Path) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -43,12 +44,28 @@ def _root(
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s", force=True)
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so that every ``finally`` (temp files, locks, the
+    labeler's writer) runs before the process exits 143."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+RESUME_HINT = {"train": "re-run the same command with --resume", "distill": "re-run the same command with --resume",
+               "finetune": "re-run the same command with --resume"}
+
+
 def command(name: str | None = None, **kwargs: Any) -> Callable[[F], F]:
-    """``app.command`` plus the error boundary."""
+    """``app.command`` plus the error boundary and the SIGINT/SIGTERM handling (exit 130 / 143)."""
 
     def decorate(function: F) -> F:
+        how = RESUME_HINT.get(name or function.__name__, "re-run the same command to resume")
+
         @functools.wraps(function)
         def wrapper(*args: Any, **inner: Any) -> Any:
+            previous = signal.signal(signal.SIGTERM, _raise_terminated)
             try:
                 return function(*args, **inner)
             except NaktError as error:
@@ -56,9 +73,13 @@ def command(name: str | None = None, **kwargs: Any) -> Callable[[F], F]:
                     raise
                 err_console.print(f"[bold red]error:[/] {error.one_line()}", highlight=False, soft_wrap=True)
                 raise typer.Exit(code=error.exit_code) from None
-            except KeyboardInterrupt:
-                err_console.print("[yellow]interrupted:[/] outputs written so far are complete; re-run to resume")
-                raise typer.Exit(code=130) from None
+            except (KeyboardInterrupt, Terminated) as stop:
+                what = "SIGTERM" if isinstance(stop, Terminated) else "SIGINT"
+                err_console.print(f"[yellow]stopped by {what}:[/] what was written is complete; {how}",
+                                  highlight=False, soft_wrap=True)
+                raise typer.Exit(code=143 if isinstance(stop, Terminated) else 130) from None
+            finally:
+                signal.signal(signal.SIGTERM, previous)
 
         app.command(name, **kwargs)(wrapper)
         return function

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -51,27 +52,28 @@ def bench(
     """Measure p50/p95/p99 latency, images/s, GFLOP/s vs this machine's SGEMM peak, and Dice."""
     from nakt_edge.bench.harness import bench as bench_api
     from nakt_edge.bench.report import write_bench
-    from nakt_edge.outputs import guard_file
+    from nakt_edge.outputs import claim, guard_file
 
-    if out is not None:
-        guard_file(out, force)
-    if plot and out is None:
-        raise InputError("--plot needs --out", hint="pass --out results.json")
-    with RichReporter() as reporter:
-        report = bench_api(models, runtimes=runtime.split(","), batches=_ints(batch, "--batch"),
-                           threads=_ints(threads, "--threads"), size=size, precisions=precision.split(","),
-                           calib=calib, images=images, masks=masks, manifest=manifest, split=split,
-                           compile_model=compile_model, min_time_s=min_time, reporter=reporter)
-    print_table("benchmark (pure inference; e2e adds pre/post-processing)",
-                ["model", "prec", "runtime / provider", "batch", "thr", "p50 ms", "p95", "p99", "img/s", "e2e ms",
-                 "GFLOPs", "GFLOP/s", "% peak", "Dice"],
-                [[r["model"], r["precision"], f"{r['runtime']} / {r['provider']}", r["batch"], r["threads"],
-                  f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}", f"{r['p99_ms']:.1f}", f"{r['images_per_s']:.1f}",
-                  f"{r['e2e_p50_ms']:.1f}", r["gflops"], r["gflops_per_s"],
-                  f"{100 * r['peak_ratio']:.1f}" if r["peak_ratio"] else "-", r["dice"]] for r in report.rows])
-    console.print("SGEMM peak (GFLOP/s) by threads: " + ", ".join(f"{t}: {g:.1f}" for t, g in report.peaks.items()))
-    for note in report.skipped:
-        err_console.print(f"[yellow]skipped:[/] {note}")
-    if out is not None:
-        written = write_bench(report, out, plot=plot)
-        console.print("wrote " + ", ".join(str(p) for p in written))
+    with claim(out, folder=False) if out is not None else contextlib.nullcontext():  # one run per file
+        if out is not None:
+            guard_file(out, force)
+        if plot and out is None:
+            raise InputError("--plot needs --out", hint="pass --out results.json")
+        with RichReporter() as reporter:
+            report = bench_api(models, runtimes=runtime.split(","), batches=_ints(batch, "--batch"),
+                               threads=_ints(threads, "--threads"), size=size, precisions=precision.split(","),
+                               calib=calib, images=images, masks=masks, manifest=manifest, split=split,
+                               compile_model=compile_model, min_time_s=min_time, reporter=reporter)
+        print_table("benchmark (pure inference; e2e adds pre/post-processing)",
+                    ["model", "prec", "runtime / provider", "batch", "thr", "p50 ms", "p95", "p99", "img/s", "e2e ms",
+                     "GFLOPs", "GFLOP/s", "% peak", "Dice"],
+                    [[r["model"], r["precision"], f"{r['runtime']} / {r['provider']}", r["batch"], r["threads"],
+                      f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}", f"{r['p99_ms']:.1f}", f"{r['images_per_s']:.1f}",
+                      f"{r['e2e_p50_ms']:.1f}", r["gflops"], r["gflops_per_s"],
+                      f"{100 * r['peak_ratio']:.1f}" if r["peak_ratio"] else "-", r["dice"]] for r in report.rows])
+        console.print("SGEMM peak (GFLOP/s) by threads: " + ", ".join(f"{t}: {g:.1f}" for t, g in report.peaks.items()))
+        for note in report.skipped:
+            err_console.print(f"[yellow]skipped:[/] {note}")
+        if out is not None:
+            written = write_bench(report, out, plot=plot)
+            console.print("wrote " + ", ".join(str(p) for p in written))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from nakt_edge.data.images import IMAGE_SUFFIXES
 from nakt_edge.errors import InputError
+from nakt_edge.outputs import glob_escape
 
 _MASK_STEM = re.compile(r"^(?P<stem>.+)_mask(_\d+)?$")
 
@@ -72,22 +73,19 @@ def find_masks(image: Path, masks_dir: Path | None) -> tuple[Path, ...]:
     folders = [masks_dir] if masks_dir is not None else [image.parent]
     for folder in folders:
         direct = sorted(
-            p for p in folder.glob(f"{_glob_escape(image.stem)}.*")
+            p for p in folder.glob(f"{glob_escape(image.stem)}.*")
             if p.suffix.lower() in IMAGE_SUFFIXES and p != image
         )
         if direct:
             return (direct[0],)
         busi = sorted(
-            p for p in folder.glob(f"{_glob_escape(image.stem)}_mask*")
+            p for p in folder.glob(f"{glob_escape(image.stem)}_mask*")
             if p.suffix.lower() in IMAGE_SUFFIXES and _mask_owner(p) == image.stem
         )
         if busi:
             return tuple(busi)
     return ()
 
-
-def _glob_escape(text: str) -> str:
-    return re.sub(r"([\[\]\*\?])", r"[\1]", text)
 
 
 def read_manifest(manifest: str | Path) -> list[dict[str, str]]:

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from nakt_edge.errors import InputError
-from nakt_edge.outputs import guard_folder, write_csv, write_png
+from nakt_edge.outputs import claim, guard_folder, write_csv, write_png
 from nakt_edge.progress import Reporter
 
 DOMAINS = ("breast", "thyroid", "natural")
@@ -219,17 +219,18 @@ def write_phantom_set(
         raise InputError(f"unknown domain '{domain}'", hint=f"use one of {', '.join(DOMAINS)}")
     if n < 1 or size < 16:
         raise InputError(f"need n >= 1 and size >= 16 (got n={n}, size={size})", hint="raise --n or --size")
-    out = guard_folder(out, force, PHANTOM_OUTPUTS)
-    reporter = reporter or Reporter()
-    reporter.start("phantoms", f"{domain} phantoms", n)
-    rows = []
-    for index in range(n):
-        phantom = make_phantom(domain, size, seed, index)
-        name = f"{domain}_{index:05d}.png"
-        write_png(out / "images" / name, phantom.image)
-        write_png(out / "masks" / name, phantom.mask)
-        rows.append({"file": name, "domain": domain, "lesions": phantom.lesions,
-                     "mask_pixels": int((phantom.mask > 0).sum()), "group": Path(name).stem, "seed": seed})
-        reporter.advance("phantoms")
-    reporter.finish("phantoms")
-    return write_csv(out / "manifest.csv", rows)
+    with claim(out):
+        out = guard_folder(out, force, PHANTOM_OUTPUTS)
+        reporter = reporter or Reporter()
+        reporter.start("phantoms", f"{domain} phantoms", n)
+        rows = []
+        for index in range(n):
+            phantom = make_phantom(domain, size, seed, index)
+            name = f"{domain}_{index:05d}.png"
+            write_png(out / "images" / name, phantom.image)
+            write_png(out / "masks" / name, phantom.mask)
+            rows.append({"file": name, "domain": domain, "lesions": phantom.lesions,
+                         "mask_pixels": int((phantom.mask > 0).sum()), "group": Path(name).stem, "seed": seed})
+            reporter.advance("phantoms")
+        reporter.finish("phantoms")
+        return write_csv(out / "manifest.csv", rows)

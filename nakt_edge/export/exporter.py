@@ -28,7 +28,7 @@ from nakt_edge.export.metadata import student_metadata
 from nakt_edge.export.onnx_export import DEFAULT_OPSET, set_metadata, torch_to_onnx
 from nakt_edge.export.parity import ParityReport, check_parity
 from nakt_edge.export.quantize import prepare_for_quantization, quantize_int8, sensitive_nodes, to_fp16
-from nakt_edge.outputs import atomic_path, guard_file
+from nakt_edge.outputs import atomic_path, claim, guard_file
 from nakt_edge.training.run import load_run
 
 log = logging.getLogger("nakt_edge")
@@ -119,53 +119,54 @@ def export_model(
         raise InputError(f"unknown precision '{precision}'", hint=f"use one of {', '.join(PRECISIONS)}")
     if precision == "int8" and calib is None:
         raise InputError("INT8 export needs calibration images", hint="pass --calib DIR (e.g. the transferal images)")
-    out = guard_file(out, force)
-    model, info = load_run(run)
-    channels = info.in_channels
+    with claim(out, folder=False):  # one export to a file at a time
+        out = guard_file(out, force)
+        model, info = load_run(run)
+        channels = info.in_channels
 
-    def batch_of(images: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(np.repeat(images[:, None], channels, axis=1), dtype=np.float32)
+        def batch_of(images: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(np.repeat(images[:, None], channels, axis=1), dtype=np.float32)
 
-    calibration = batch_of(sample_images(calib, info.size, calib_images, manifest=manifest, split=split))
-    check_images = batch_of(sample_images(val, info.size, calib_images, manifest=manifest, split=split)) \
-        if val is not None else calibration
-    threshold_logit = float(np.log(info.threshold / (1 - info.threshold)))
-    max_drop = max_dice_drop if max_dice_drop is not None else DEFAULT_MAX_DICE_DROP.get(precision, 0.0)
-    with tempfile.TemporaryDirectory(prefix="nakt-export-") as tmp:
-        work = Path(tmp)
-        fp32 = torch_to_onnx(model, torch.from_numpy(calibration[:1]), work / "fp32.onnx", opset=opset,
-                             exporter=exporter)
-        parity = check_parity(model, str(fp32), calibration[:parity_images], atol=atol, min_dice=min_dice,
-                              threshold=info.threshold)
-        if not parity.passed:
-            failed = "; ".join(c.line() for c in parity.checks if not c.passed)
-            raise ParityError(f"exported model disagrees with PyTorch: {failed}",
-                              hint="nothing was written; try --exporter dynamo or another --opset")
-        gates: list[GateResult] = []
-        excluded: list[str] = []
-        candidate = fp32
-        if precision == "fp16":
-            candidate = to_fp16(fp32, work / "fp16.onnx")
-            gates.append(accuracy_gate(fp32, candidate, check_images, max_drop, threshold_logit))
-        elif precision == "int8":
-            prepared = prepare_for_quantization(fp32, work / "prepared.onnx")
-            candidate, gate, excluded = _int8_with_exclusions(prepared, work, calibration, check_images,
-                                                              calib_method, max_drop, threshold_logit)
-            gates += [gate, speed_gate(fp32, candidate, calibration[:1], threads)]
-        failed_gates = [g for g in gates if not g.passed]
-        if failed_gates and not force:
-            raise GateError(f"{precision} model refused: " + "; ".join(_gate_text(g) for g in failed_gates),
-                            hint="nothing was written; keep FP32, try --calib-method entropy or percentile, "
-                                 "or pass --force to write it anyway")
-        extra: dict[str, Any] = {"parity": parity.to_dict(), "exporter": exporter, "opset": str(opset),
-                                 "gates": {"results": [g.to_dict() for g in gates], "forced": bool(failed_gates)}}
-        if precision == "int8":
-            extra["calibration"] = {"images": len(calibration), "method": calib_method, "source": str(calib),
-                                    "split": split, "excluded_nodes": excluded}
-        set_metadata(candidate, student_metadata(info, precision, extra))
-        with atomic_path(out) as target:
-            shutil.copyfile(candidate, target)
-    return ExportResult(out, precision, parity, out.stat().st_size, gates, excluded, bool(failed_gates))
+        calibration = batch_of(sample_images(calib, info.size, calib_images, manifest=manifest, split=split))
+        check_images = batch_of(sample_images(val, info.size, calib_images, manifest=manifest, split=split)) \
+            if val is not None else calibration
+        threshold_logit = float(np.log(info.threshold / (1 - info.threshold)))
+        max_drop = max_dice_drop if max_dice_drop is not None else DEFAULT_MAX_DICE_DROP.get(precision, 0.0)
+        with tempfile.TemporaryDirectory(prefix="nakt-export-") as tmp:
+            work = Path(tmp)
+            fp32 = torch_to_onnx(model, torch.from_numpy(calibration[:1]), work / "fp32.onnx", opset=opset,
+                                 exporter=exporter)
+            parity = check_parity(model, str(fp32), calibration[:parity_images], atol=atol, min_dice=min_dice,
+                                  threshold=info.threshold)
+            if not parity.passed:
+                failed = "; ".join(c.line() for c in parity.checks if not c.passed)
+                raise ParityError(f"exported model disagrees with PyTorch: {failed}",
+                                  hint="nothing was written; try --exporter dynamo or another --opset")
+            gates: list[GateResult] = []
+            excluded: list[str] = []
+            candidate = fp32
+            if precision == "fp16":
+                candidate = to_fp16(fp32, work / "fp16.onnx")
+                gates.append(accuracy_gate(fp32, candidate, check_images, max_drop, threshold_logit))
+            elif precision == "int8":
+                prepared = prepare_for_quantization(fp32, work / "prepared.onnx")
+                candidate, gate, excluded = _int8_with_exclusions(prepared, work, calibration, check_images,
+                                                                  calib_method, max_drop, threshold_logit)
+                gates += [gate, speed_gate(fp32, candidate, calibration[:1], threads)]
+            failed_gates = [g for g in gates if not g.passed]
+            if failed_gates and not force:
+                raise GateError(f"{precision} model refused: " + "; ".join(_gate_text(g) for g in failed_gates),
+                                hint="nothing was written; keep FP32, try --calib-method entropy or percentile, "
+                                     "or pass --force to write it anyway")
+            extra: dict[str, Any] = {"parity": parity.to_dict(), "exporter": exporter, "opset": str(opset),
+                                     "gates": {"results": [g.to_dict() for g in gates], "forced": bool(failed_gates)}}
+            if precision == "int8":
+                extra["calibration"] = {"images": len(calibration), "method": calib_method, "source": str(calib),
+                                        "split": split, "excluded_nodes": excluded}
+            set_metadata(candidate, student_metadata(info, precision, extra))
+            with atomic_path(out) as target:
+                shutil.copyfile(candidate, target)
+        return ExportResult(out, precision, parity, out.stat().st_size, gates, excluded, bool(failed_gates))
 
 
 def _gate_text(gate: GateResult) -> str:

@@ -31,7 +31,7 @@ from nakt_edge.labeling.filters import assess, min_pixels_for, quantize
 from nakt_edge.labeling.fusion import StapleResult, fuse, normalised_weights, staple_summary, teacher_agreement
 from nakt_edge.labeling.pseudo_set import PSEUDO_OUTPUTS, ManifestAppender, PseudoRow, read_rows
 from nakt_edge.labeling.summary import finalize
-from nakt_edge.outputs import guard_folder, read_json, write_json, write_png
+from nakt_edge.outputs import claim, guard_folder, read_json, write_json, write_png
 from nakt_edge.progress import Reporter
 from nakt_edge.provenance import sha256_file
 from nakt_edge.runtime.onnx_segmenter import OnnxSegmenter
@@ -107,7 +107,7 @@ def label(
         overrides: contract keys applied to every teacher (e.g. ``{"layout": "NHWC"}``).
         force: relabel from scratch instead of resuming.
     """
-    config = config or LabelConfig()
+    config = (config or LabelConfig()).validate()
     reporter = reporter or Reporter()
     if not teachers:
         raise InputError("no teacher given", hint="pass at least one --teacher MODEL.onnx")
@@ -126,21 +126,22 @@ def label(
     segmenters = [OnnxSegmenter(t, overrides=overrides, device=config.device, threads=config.threads,
                                 size=config.size) for t in teachers]
     out = Path(out)
-    _prepare_out(out, identity, force)
-    done = {row.stem for row in read_rows(out)}
-    pending = [f for f in files if f.stem not in done]
-    started = time.perf_counter()
-    staple_runs: list[StapleResult] = []
-    _stream(segmenters, pending, out, config, reporter, staple_runs)
-    seconds = time.perf_counter() - started
-    run: dict[str, Any] = {"processed": len(pending), "skipped": len(files) - len(pending), "seconds": seconds}
-    if config.fusion == "staple":
-        run["staple"] = staple_summary(staple_runs)
-        if run["staple"]["hit_cap"]:
-            log.warning("STAPLE stopped at its iteration cap (%d) on %d of %d images before converging",
-                        run["staple"]["iteration_cap"], run["staple"]["hit_cap"], len(staple_runs))
-    summary = finalize(out, images, files, segmenters, hashes, config, manifest=manifest, split=split, run=run)
-    return LabelResult(out, summary, len(pending), len(files) - len(pending), seconds)
+    with claim(out):  # one run per pseudo-labeled set
+        _prepare_out(out, identity, force)
+        done = {row.stem for row in read_rows(out)}
+        pending = [f for f in files if f.stem not in done]
+        started = time.perf_counter()
+        staple_runs: list[StapleResult] = []
+        _stream(segmenters, pending, out, config, reporter, staple_runs)
+        seconds = time.perf_counter() - started
+        run: dict[str, Any] = {"processed": len(pending), "skipped": len(files) - len(pending), "seconds": seconds}
+        if config.fusion == "staple":
+            run["staple"] = staple_summary(staple_runs)
+            if run["staple"]["hit_cap"]:
+                log.warning("STAPLE stopped at its iteration cap (%d) on %d of %d images before converging",
+                            run["staple"]["iteration_cap"], run["staple"]["hit_cap"], len(staple_runs))
+        summary = finalize(out, images, files, segmenters, hashes, config, manifest=manifest, split=split, run=run)
+        return LabelResult(out, summary, len(pending), len(files) - len(pending), seconds)
 
 
 def _stream(segmenters: list[OnnxSegmenter], pending: list[Path], out: Path, config: LabelConfig,

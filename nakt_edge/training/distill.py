@@ -21,7 +21,8 @@ from nakt_edge.labeling.pseudo_set import PseudoRow, PseudoSet, open_pseudo_set
 from nakt_edge.models.registry import ModelSpec, build_model, resolve_spec
 from nakt_edge.progress import Reporter
 from nakt_edge.training.loop import FitResult, fit
-from nakt_edge.training.train import check_size_for, prepare_run_dir
+from nakt_edge.training.run import prepare_run_dir
+from nakt_edge.training.train import check_size_for
 
 TARGETS = ("soft", "hard")
 
@@ -106,6 +107,7 @@ def distill(
     if targets not in TARGETS:
         raise InputError(f"unknown --targets '{targets}'", hint="use soft or hard")
     config = (config or TrainConfig()).with_(hard_targets=targets == "hard")
+    config.validate()
     spec = resolve_spec(ModelSpec(arch, encoder, in_channels, width, dict(model_kwargs or {})))
     check_size_for(spec, config.size)
     paths = [pseudo] if isinstance(pseudo, (str, Path)) else list(pseudo)
@@ -127,7 +129,6 @@ def distill(
         val_set = load_samples(real_val, config.size, reporter=reporter)
     elif val_samples:
         val_set = load_samples(val_samples, config.size, soft_targets=True, reporter=reporter)
-    run_dir = prepare_run_dir(out, resume=resume, force=force)
     torch.manual_seed(config.seed)
     model = build_model(spec)
     meta = {"lineage": _pooled_lineage([lineage_of(p, targets, include_excluded) for p in pseudo_sets]),
@@ -137,5 +138,5 @@ def distill(
                      "validation": "real labels" if real_val is not None else
                      "pseudo-set slice (kept and few-pixel rows)",
                      "val_images": str(val_images) if val_images else None}}
-    return fit(model, spec, train_set, val_set, config, run_dir, task="distill", meta=meta, resume=resume,
-               reporter=reporter)
+    return fit(model, spec, train_set, val_set, config, out, task="distill", meta=meta, resume=resume,
+               force=force, reporter=reporter)

@@ -10,8 +10,8 @@ from nakt_edge.data.pairing import collect_samples
 from nakt_edge.data.subsets import take_by_group
 from nakt_edge.progress import Reporter
 from nakt_edge.training.loop import FitResult, fit
-from nakt_edge.training.run import load_run
-from nakt_edge.training.train import prepare_run_dir, split_train_val
+from nakt_edge.training.run import load_run, prepare_run_dir
+from nakt_edge.training.train import split_train_val
 
 PAPER_FINETUNE_EPOCHS = 50
 
@@ -39,17 +39,17 @@ def finetune(
     model, info = load_run(run)
     base = config or info.config.with_(epochs=PAPER_FINETUNE_EPOCHS, max_steps_per_epoch=None)
     config = base.with_(size=info.size, hard_targets=True)
+    config.validate()
     samples = collect_samples(images, masks, manifest=manifest, split=split)
     if limit is not None:
         samples = take_by_group(samples, limit, config.seed)
     prepare_run_dir(out, resume=resume, force=force, check_only=True)
     arrays = load_samples(samples, config.size, reporter=reporter)
     train_set, val_set = split_train_val(arrays, config.val_fraction, config.seed)
-    run_dir = prepare_run_dir(out, resume=resume, force=force)
     meta = {"lineage": {"finetuned_from": str(Path(run).resolve()), "base_task": info.task,
                         "base_lineage": info.lineage},
             "data": {"images": str(images), "masks": str(masks) if masks else None, "manifest":
                      str(manifest) if manifest else None, "split": split, "limit": limit, "count": len(arrays),
                      "files": [s.image.name for s in samples]}}
-    return fit(model, info.spec, train_set, val_set, config, run_dir, task="finetune", meta=meta, resume=resume,
-               reporter=reporter)
+    return fit(model, info.spec, train_set, val_set, config, out, task="finetune", meta=meta, resume=resume,
+               force=force, reporter=reporter)

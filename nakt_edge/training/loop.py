@@ -25,13 +25,13 @@ from nakt_edge.data.datasets import ArraySet, AugmentedDataset
 from nakt_edge.errors import InputError
 from nakt_edge.metrics import dice
 from nakt_edge.models.registry import ModelSpec, count_parameters, get_arch
-from nakt_edge.outputs import read_json, write_csv, write_json
+from nakt_edge.outputs import claim, read_json, write_csv, write_json
 from nakt_edge.progress import Reporter
 from nakt_edge.provenance import versions
 from nakt_edge.runtime.devices import torch_device
-from nakt_edge.training.checkpoints import load_training_state, save_training_state, save_weights
+from nakt_edge.training.checkpoints import load_training_state, save_training_state, save_weights, weights_epoch
 from nakt_edge.training.losses import DiceBCELoss
-from nakt_edge.training.run import RUN_FORMAT
+from nakt_edge.training.run import RUN_FORMAT, prepare_run_dir
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_dice", "seconds", "best")
 VIEW_COLUMNS = ("views", "views_kept", "teacher_seconds", "teacher_share")
@@ -112,14 +112,34 @@ def validate(model: nn.Module, arrays: ArraySet, loss_fn: nn.Module, device: tor
     return loss, float(np.mean(scores))
 
 
-def _check_resumable(run_dir: Path, spec: ModelSpec, config: TrainConfig) -> None:
-    previous = read_json(run_dir / "model.json")
-    if previous.get("model") != spec.to_dict() or previous.get("config", {}).get("size") != config.size:
+def _check_resumable(run_dir: Path, state: dict[str, Any], spec: ModelSpec, config: TrainConfig) -> None:
+    """The checkpoint's model and size must be this run's (older checkpoints: model.json says)."""
+    if "model" in state:
+        model, size = state["model"], state.get("size")
+    else:
+        previous = read_json(run_dir / "model.json")
+        model, size = previous.get("model"), previous.get("config", {}).get("size")
+    if model != spec.to_dict() or size != config.size:
         raise InputError(
             "cannot resume: the run was started with another model or size",
             hint="use the same --arch/--encoder/--width/--size, or a new --out",
             path=run_dir,
         )
+
+
+def _sync_best_weights(run_dir: Path, model: nn.Module, counters: dict[str, Any]) -> None:
+    """Make model.safetensors hold the best epoch's weights after a resume.
+
+    The checkpoint is committed before the best weights are written: a run killed in between left
+    model.safetensors one best epoch behind, and the best epoch is then the checkpoint's own."""
+    epoch = weights_epoch(run_dir / "model.safetensors")
+    if epoch == counters["best_epoch"] or (epoch is None and (run_dir / "model.safetensors").is_file()):
+        return
+    if counters["best_epoch"] != counters["epoch"]:
+        raise InputError(f"model.safetensors holds epoch {epoch}, the checkpoint's best is epoch "
+                         f"{counters['best_epoch']}", hint="the run folder was changed by hand; start a new --out",
+                         path=run_dir)
+    save_weights(run_dir / "model.safetensors", model, epoch=counters["epoch"])
 
 
 def fit(
@@ -133,10 +153,16 @@ def fit(
     task: str,
     meta: dict[str, Any] | None = None,
     resume: bool = False,
+    force: bool = False,
     reporter: Reporter | None = None,
     labeler: ViewLabeler | None = None,
 ) -> FitResult:
-    """Train ``model`` and write the run directory (see ``nakt_edge.training.run``).
+    """Train ``model`` and write the run directory (see ``nakt_edge.training.run``), holding its lock.
+
+    Each epoch is committed by one atomic rename: last.safetensors holds weights, Adam state, epoch
+    counters, best epoch and the whole history, so a kill at any instant leaves the previous epoch
+    or the new one; model.safetensors, history.csv and model.json are derived from it afterwards
+    (and re-derived on resume).
 
     Args:
         model: freshly built (or pre-trained, for fine-tuning) model with one logit channel.
@@ -144,15 +170,23 @@ def fit(
         train_set: training images and targets (soft or hard, uint8 = round(255 p)).
         val_set: validation images and targets; None keeps the last epoch's weights.
         config: the recipe (epochs, lr, batch size, augmentation, device, seed...).
-        run_dir: output folder; it must be empty of run outputs unless ``resume``.
+        run_dir: output folder; it must be empty of run outputs unless ``resume`` or ``force``.
         task: "train", "distill" or "finetune" (recorded in model.json).
         meta: data and lineage information recorded in model.json.
         resume: continue from ``last.safetensors`` when present.
+        force: replace the outputs of an earlier run.
         labeler: replaces the stored targets of every augmented batch by its own (the teacher in the
             loop); the epoch's history row then records the teacher's share of the training time.
     """
-    run_dir = Path(run_dir)
-    reporter = reporter or Reporter()
+    with claim(run_dir):
+        prepare_run_dir(run_dir, resume=resume, force=force)
+        return _fit(model, spec, train_set, val_set, config, Path(run_dir), task=task, meta=meta, resume=resume,
+                    reporter=reporter or Reporter(), labeler=labeler)
+
+
+def _fit(model: nn.Module, spec: ModelSpec, train_set: ArraySet, val_set: ArraySet | None, config: TrainConfig,
+         run_dir: Path, *, task: str, meta: dict[str, Any] | None, resume: bool, reporter: Reporter,
+         labeler: ViewLabeler | None) -> FitResult:
     val_set = val_set if val_set is not None and len(val_set) else None
     device = torch_device(config.device)
     model.to(device)
@@ -162,10 +196,14 @@ def fit(
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     counters: dict[str, Any] = {"epoch": 0, "best_val_dice": None, "best_epoch": 0}
     history: list[dict[str, Any]] = []
+    identity = {"model": spec.to_dict(), "size": config.size}
+    columns = HISTORY_COLUMNS + (VIEW_COLUMNS if labeler is not None else ())
     if resume and (run_dir / "last.safetensors").is_file():
-        _check_resumable(run_dir, spec, config)
-        counters = load_training_state(run_dir / "last.safetensors", model, optimizer)
-        history = read_json(run_dir / "model.json").get("history", [])[: counters["epoch"]]
+        state = load_training_state(run_dir / "last.safetensors", model, optimizer)
+        _check_resumable(run_dir, state, spec, config)
+        counters = {k: state[k] for k in ("epoch", "best_val_dice", "best_epoch")}
+        history = state.get("history") or read_json(run_dir / "model.json").get("history", [])[: counters["epoch"]]
+        _sync_best_weights(run_dir, model, counters)
         reporter.note(f"resuming {run_dir} after epoch {counters['epoch']}")
     resumed_from = counters["epoch"]
     augmenter = PairAugmenter(seed=config.seed) if config.augment else None
@@ -222,16 +260,19 @@ def fit(
             improved = counters["best_val_dice"] is None or row["val_dice"] > counters["best_val_dice"]
         if improved:
             counters["best_val_dice"], counters["best_epoch"] = row["val_dice"], epoch
-            save_weights(run_dir / "model.safetensors", model)
         counters["epoch"] = epoch
-        save_training_state(run_dir / "last.safetensors", model, optimizer, counters)
         row["seconds"], row["best"] = round(time.perf_counter() - started, 2), improved
         history.append(row)
-        write_csv(run_dir / "history.csv", history, HISTORY_COLUMNS + (VIEW_COLUMNS if labeler is not None else ()))
+        state = {**counters, **identity, "history": history}
+        save_training_state(run_dir / "last.safetensors", model, optimizer, state)
+        if improved:  # derived from the committed checkpoint from here on
+            save_weights(run_dir / "model.safetensors", model, epoch=epoch)
+        write_csv(run_dir / "history.csv", history, columns)
         write_meta("running")
         val_text = f" val Dice {row['val_dice']:.4f}" if row["val_dice"] is not None else ""
         marker = " *" if improved else ""
         reporter.note(f"epoch {epoch}/{config.epochs}: loss {row['train_loss']:.4f}{val_text}{marker}")
+    write_csv(run_dir / "history.csv", history, columns)
     write_meta("finished")
     return FitResult(run_dir, counters["epoch"], counters["best_epoch"], counters["best_val_dice"], history,
                      resumed_from)

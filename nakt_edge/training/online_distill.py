@@ -32,7 +32,8 @@ from nakt_edge.progress import Reporter
 from nakt_edge.provenance import sha256_file
 from nakt_edge.runtime.onnx_segmenter import OnnxSegmenter
 from nakt_edge.training.loop import FitResult, fit
-from nakt_edge.training.train import check_size_for, prepare_run_dir
+from nakt_edge.training.run import prepare_run_dir
+from nakt_edge.training.train import check_size_for
 
 
 class TeacherInTheLoop:
@@ -143,7 +144,8 @@ def distill_online(
     if not teachers:
         raise InputError("no teacher given", hint="pass at least one --teacher MODEL.onnx")
     config = (config or TrainConfig()).with_(hard_targets=False)
-    label_config = label_config or LabelConfig()
+    config.validate()
+    label_config = (label_config or LabelConfig()).validate()
     spec = resolve_spec(ModelSpec(arch, encoder, in_channels, width, dict(model_kwargs or {})))
     check_size_for(spec, config.size)
     for teacher in teachers:
@@ -158,7 +160,6 @@ def distill_online(
     arrays = load_samples(samples, config.size, unlabeled=True, reporter=reporter)
     train_idx, val_idx = split_by_group(arrays.groups, config.val_fraction, config.seed)
     val_set = labeler.label_validation(arrays.subset(val_idx)) if val_idx else None
-    run_dir = prepare_run_dir(out, resume=resume, force=force)
     torch.manual_seed(config.seed)
     model = build_model(spec)
     counts = {str(folder): sum(1 for s in samples if Path(s.image).parent == Path(folder)) for folder in images}
@@ -170,5 +171,5 @@ def distill_online(
             "data": {"images": [str(i) for i in images], "per_folder": counts, "manifest": str(manifest) if manifest
                      else None, "split": split, "count": len(train_idx),
                      "validation": "teacher-labeled slice (kept and few-pixel views, not augmented)"}}
-    return fit(model, spec, arrays.subset(train_idx), val_set, config, run_dir, task="distill", meta=meta,
-               resume=resume, reporter=reporter, labeler=labeler)
+    return fit(model, spec, arrays.subset(train_idx), val_set, config, out, task="distill", meta=meta,
+               resume=resume, force=force, reporter=reporter, labeler=labeler)

@@ -20,7 +20,7 @@ from torch import nn
 from nakt_edge.config import TrainConfig
 from nakt_edge.errors import InputError
 from nakt_edge.models.registry import ModelSpec, build_model
-from nakt_edge.outputs import read_json
+from nakt_edge.outputs import check_folder, guard_folder, read_json
 from nakt_edge.training.checkpoints import load_weights
 
 RUN_OUTPUTS = ("model.safetensors", "last.safetensors", "model.json", "history.csv")
@@ -85,3 +85,17 @@ def load_run(run_dir: str | Path) -> tuple[nn.Module, RunInfo]:
         raise InputError("run has no model.safetensors yet", hint="train it (or resume it) first", path=info.path)
     model = load_weights(weights, build_model(info.spec))
     return model.eval(), info
+
+
+def prepare_run_dir(out: str | Path, *, resume: bool, force: bool, check_only: bool = False) -> Path:
+    """Create the run folder; refuse to mix runs unless ``resume`` (continue) or ``force`` (replace).
+
+    ``check_only`` raises the same errors without touching the disk (call it before slow loading).
+    """
+    out = Path(out)
+    if resume and (out / "last.safetensors").is_file():
+        return out
+    if check_only:
+        check_folder(out, force, RUN_OUTPUTS)
+        return out
+    return guard_folder(out, force, RUN_OUTPUTS)

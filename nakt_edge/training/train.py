@@ -14,10 +14,9 @@ from nakt_edge.data.images import check_working_size
 from nakt_edge.data.pairing import collect_samples
 from nakt_edge.data.subsets import take_by_group
 from nakt_edge.models.registry import ModelSpec, build_model, get_arch, resolve_spec
-from nakt_edge.outputs import check_folder, guard_folder
 from nakt_edge.progress import Reporter
 from nakt_edge.training.loop import FitResult, fit
-from nakt_edge.training.run import RUN_OUTPUTS
+from nakt_edge.training.run import prepare_run_dir
 
 log = logging.getLogger("nakt_edge")
 
@@ -26,20 +25,6 @@ def check_size_for(spec: ModelSpec, size: int) -> None:
     """The working size must be a multiple of 16 and of the architecture's own divisor."""
     info = get_arch(spec.arch)
     check_working_size(size, max(16, info.divisor), arch=info.name if info.divisor > 16 else None)
-
-
-def prepare_run_dir(out: str | Path, *, resume: bool, force: bool, check_only: bool = False) -> Path:
-    """Create the run folder; refuse to mix runs unless ``resume`` (continue) or ``force`` (replace).
-
-    ``check_only`` raises the same errors without touching the disk (call it before slow loading).
-    """
-    out = Path(out)
-    if resume and (out / "last.safetensors").is_file():
-        return out
-    if check_only:
-        check_folder(out, force, RUN_OUTPUTS)
-        return out
-    return guard_folder(out, force, RUN_OUTPUTS)
 
 
 def split_train_val(arrays: ArraySet, val_fraction: float, seed: int) -> tuple[ArraySet, ArraySet | None]:
@@ -72,6 +57,7 @@ def train(
     a seeded, group-aware subset of that many images (the same one ``finetune`` picks).
     """
     config = config or TrainConfig()
+    config.validate()
     spec = resolve_spec(ModelSpec(arch, encoder, in_channels, width, dict(model_kwargs or {})))
     check_size_for(spec, config.size)
     samples = collect_samples(images, masks, manifest=manifest, split=split)
@@ -79,12 +65,11 @@ def train(
         samples = take_by_group(samples, limit, config.seed)
     prepare_run_dir(out, resume=resume, force=force, check_only=True)
     arrays = load_samples(samples, config.size, reporter=reporter)
-    run_dir = prepare_run_dir(out, resume=resume, force=force)
     train_set, val_set = split_train_val(arrays, config.val_fraction, config.seed)
     torch.manual_seed(config.seed)
     model = build_model(spec)
     meta = {"data": {"images": str(images), "masks": str(masks) if masks else None, "manifest":
                      str(manifest) if manifest else None, "split": split, "limit": limit,
                      "count": len(arrays), "files": [s.image.name for s in samples] if limit else None}}
-    return fit(model, spec, train_set, val_set, config, run_dir, task="train", meta=meta, resume=resume,
+    return fit(model, spec, train_set, val_set, config, out, task="train", meta=meta, resume=resume, force=force,
                reporter=reporter)
