@@ -6,7 +6,8 @@
    posteriors) and of ``nakt_edge.labeling.fusion.staple`` (vote patterns, SimpleITK's order and
    stopping rule), with the largest posterior difference between them and iterations used.
 3. With ``--before-src DIR`` (a checkout of the code before the change): end-to-end `nakt label
-   --fusion staple` images/s of that checkout and of this one, same teachers, images and threads.
+   --fusion staple` images/s of that checkout and of ``--after-src`` (default: this one), same
+   teachers, images and threads.
 
 Usage: python benchmarks/staple_fusion.py --teachers A.onnx B.onnx C.onnx D.onnx [--before-src DIR]
 Writes benchmarks/results/staple_fusion.{json,md}.
@@ -77,6 +78,7 @@ def main() -> None:
     parser.add_argument("--teachers", type=Path, nargs=4, required=True)
     parser.add_argument("--busi", type=Path, default=ROOT.parents[1] / "shared" / "data" / "busi")
     parser.add_argument("--before-src", type=Path, help="checkout of the code before the change")
+    parser.add_argument("--after-src", type=Path, default=ROOT.parent, help="checkout of the code after it")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     files = list_images(args.busi / "images")
@@ -108,7 +110,7 @@ def main() -> None:
     if args.before_src:
         out["label_images_per_s"] = {"before": label_rate(args.before_src, args.teachers, args.busi / "images",
                                                            args.threads),
-                                     "after": label_rate(ROOT.parent, args.teachers, args.busi / "images",
+                                     "after": label_rate(args.after_src, args.teachers, args.busi / "images",
                                                          args.threads)}
     (ROOT / "results").mkdir(exist_ok=True)
     (ROOT / "results" / "staple_fusion.json").write_text(json.dumps(out, indent=2) + "\n")

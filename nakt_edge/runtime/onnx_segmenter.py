@@ -16,7 +16,7 @@ import onnx
 from nakt_edge.data.images import resize_stack
 from nakt_edge.errors import InputError, ModelSpecError
 from nakt_edge.runtime.providers import create_session
-from nakt_edge.runtime.spec import TeacherSpec, resolve_spec
+from nakt_edge.runtime.spec import MAX_CLASSES, TeacherSpec, resolve_spec
 
 _ORT_FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 
@@ -71,8 +71,10 @@ class OnnxSegmenter:
         self.output_name = self.session.get_outputs()[0].name
         metadata = {prop.key: prop.value for prop in graph.metadata_props}
         self.metadata = metadata
-        self.spec: TeacherSpec = resolve_spec(self.path, list(model_input.shape), _last_op(graph), metadata, overrides)
+        self.spec: TeacherSpec = resolve_spec(self.path, list(model_input.shape), _last_op(graph), metadata, overrides,
+                                              list(self.session.get_outputs()[0].shape))
         self.size = size
+        self._checked = False
 
     def feed_size(self, height: int, width: int) -> tuple[int, int]:
         """The H, W the model is fed for images of ``height`` x ``width``."""
@@ -122,9 +124,11 @@ class OnnxSegmenter:
         if raw.ndim != 4:
             raise ModelSpecError(f"output has shape {raw.shape}; expected (N, C, H, W) or (N, H, W)",
                                  hint="set nakt.output_layout in the sidecar", path=self.path)
-        if (self.spec.output_layout or self.spec.layout) == "NHWC":
+        if self.spec.output_layout == "NHWC":
             raw = raw.transpose(0, 3, 1, 2)
         classes = raw.shape[1]
+        if not self._checked:
+            self._check_plausible(raw)
         activation = self.spec.activation or ("sigmoid" if classes == 1 else "softmax")
         foreground = self.spec.foreground if self.spec.foreground is not None else (1 if activation == "softmax" else 0)
         if foreground >= classes:
@@ -138,6 +142,30 @@ class OnnxSegmenter:
             shifted = np.exp(raw - raw.max(axis=1, keepdims=True))
             prob = shifted[:, foreground] / shifted.sum(axis=1)
         return np.clip(resize_stack(np.ascontiguousarray(prob, np.float32), height, width), 0.0, 1.0)
+
+    def _check_plausible(self, raw: np.ndarray) -> None:
+        """On the first batch: finite values, at most 32 classes, probabilities that are probabilities."""
+        classes = raw.shape[1]
+        where = f"{self.path.name} (first batch, output shape {list(raw.shape)})"
+        if not np.isfinite(raw).all():
+            raise ModelSpecError(f"output holds NaN or Inf values: {where}",
+                                 hint="check the model and its nakt.normalize; it is not usable as is", path=self.path)
+        if classes > MAX_CLASSES:
+            raise ModelSpecError(f"output has {classes} channels, more than {MAX_CLASSES} classes: {where}",
+                                 hint="set nakt.output_layout if the class axis is another one", path=self.path)
+        if self.spec.output == "probabilities":
+            low, high = float(raw.min()), float(raw.max())
+            if low < -1e-3 or high > 1 + 1e-3:
+                raise ModelSpecError(f"declared probabilities range over [{low:.3g}, {high:.3g}]: {where}",
+                                     hint="set nakt.output=logits", path=self.path)
+            activation = self.spec.activation or ("sigmoid" if classes == 1 else "softmax")
+            if activation == "softmax" and classes > 1:
+                worst = float(np.abs(raw.sum(axis=1) - 1).max())
+                if worst > 1e-2:
+                    raise ModelSpecError(f"softmax probabilities sum to 1 +- {worst:.3g} over the class axis: {where}",
+                                         hint="set nakt.output_layout (the class axis is another one) or "
+                                              "nakt.activation=sigmoid", path=self.path)
+        self._checked = True
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Foreground probabilities (N, H, W) float32 for gray images (N, H, W) in [0, 1]."""

@@ -31,7 +31,7 @@ class TeacherSpec:
     output: str = "logits"
     activation: str | None = None  # None: sigmoid for 1 output channel, softmax otherwise
     foreground: int | None = None  # None: 1 for softmax, 0 for sigmoid
-    output_layout: str | None = None  # None: same as the input layout
+    output_layout: str | None = None  # inferred from the output shape; None only for (N, H, W) outputs
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,6 +49,8 @@ class TeacherSpec:
             props["nakt.activation"] = self.activation
         if self.foreground is not None:
             props["nakt.foreground"] = str(self.foreground)
+        if self.output_layout:
+            props["nakt.output_layout"] = self.output_layout
         return props
 
     def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...], float]:
@@ -113,6 +115,66 @@ def infer_from_graph(input_shape: list[Any], last_op: str | None) -> dict[str, s
     return inferred
 
 
+MAX_CLASSES = 32
+_FRACTIONS = (1, 2, 4, 8, 16, 32)  # outputs at a fraction of the input size still count as spatial
+
+
+def _spatial(dim: Any, full: Any) -> bool | None:
+    """Can output ``dim`` be the spatial axis of input size ``full``? None: the shapes cannot tell."""
+    if isinstance(dim, int) and dim > 0 and isinstance(full, int) and full > 0:
+        return dim > 1 and full % dim == 0 and full // dim in _FRACTIONS
+    if isinstance(dim, int) and dim > 0:  # a static dim of a dynamic input: a few pixels is no image axis
+        return None if dim > MAX_CLASSES else False
+    if isinstance(dim, str) and isinstance(full, str) and dim == full:
+        return True
+    return None
+
+
+def _class_axis(dim: Any) -> bool | None:
+    if isinstance(dim, int) and dim > 0:
+        return dim <= MAX_CLASSES
+    return None
+
+
+def infer_output_layout(input_shape: list[Any], output_shape: list[Any], layout: str, where: Path,
+                        stated: str | None = None) -> str | None:
+    """NCHW or NHWC for a rank-4 output, from its dims against the input's H and W (the class axis is the
+    one that is not spatial); None for an (N, H, W) output. A stated layout is checked against the
+    shapes; a contradiction, an ambiguous case or an output that is no segmentation map is refused."""
+    if len(output_shape) == 3:
+        return None
+    if len(output_shape) != 4:
+        raise ModelSpecError(f"output has rank {len(output_shape)} {list(output_shape)}; a segmenter gives "
+                             "(N, C, H, W), (N, H, W, C) or (N, H, W)",
+                             hint="pass a segmentation model (this looks like a classifier or an embedding)",
+                             path=where)
+    height, width = (input_shape[2], input_shape[3]) if layout == "NCHW" else (input_shape[1], input_shape[2])
+    verdicts = {}
+    for name, (classes, rows, cols) in {"NCHW": output_shape[1:4], "NHWC": (output_shape[3], *output_shape[1:3])
+                                        }.items():
+        checks = [_class_axis(classes), _spatial(rows, height), _spatial(cols, width)]
+        verdicts[name] = False if False in checks else True if all(checks) else None
+    if stated is not None:
+        if verdicts[stated] is False:
+            raise ModelSpecError(f"nakt.output_layout = {stated} contradicts the output shape {list(output_shape)} "
+                                 f"for an input of {height}x{width}",
+                                 hint="fix nakt.output_layout (NCHW or NHWC) in the sidecar or --contract", path=where)
+        return stated
+    possible = [name for name, verdict in verdicts.items() if verdict is not False]
+    certain = [name for name, verdict in verdicts.items() if verdict]
+    if len(possible) == 1:
+        return possible[0]
+    if len(certain) == 1:
+        return certain[0]
+    if not possible:
+        raise ModelSpecError(f"output shape {list(output_shape)} is no segmentation map of an input of "
+                             f"{height}x{width} (at most {MAX_CLASSES} classes, spatial axes the input's size or a "
+                             "fraction of it)", hint="pass a segmentation model, or set nakt.output_layout", path=where)
+    raise ModelSpecError(f"cannot tell the class axis of the output shape {list(output_shape)}",
+                         hint='set {"nakt.output_layout": "NCHW"} (or NHWC) in the sidecar, or --contract '
+                              "output_layout=NCHW", path=where)
+
+
 def _parse(values: dict[str, str], where: Path) -> TeacherSpec:
     def bad(key: str, allowed: str) -> ModelSpecError:
         return ModelSpecError(f"nakt.{key} = '{values[key]}' is not valid", hint=f"use {allowed}", path=where)
@@ -163,10 +225,16 @@ def resolve_spec(
     last_op: str | None,
     metadata: dict[str, str],
     overrides: dict[str, Any] | None = None,
+    output_shape: list[Any] | None = None,
 ) -> TeacherSpec:
-    """Merge graph inference < file metadata < sidecar < overrides into a validated TeacherSpec."""
+    """Merge graph inference < file metadata < sidecar < overrides into a validated TeacherSpec; the
+    output layout is inferred from ``output_shape`` (or a stated one checked against it)."""
     values = infer_from_graph(input_shape, last_op)
     values.update(_canonical(metadata, "metadata"))
     values.update(read_sidecar(model_path))
     values.update(_canonical(dict(overrides or {}), "overrides"))
-    return _parse(values, Path(model_path))
+    spec = _parse(values, Path(model_path))
+    if output_shape is None or len(input_shape) != 4:
+        return spec
+    layout = infer_output_layout(input_shape, output_shape, spec.layout, Path(model_path), spec.output_layout)
+    return TeacherSpec(**{**spec.to_dict(), "output_layout": layout})
