@@ -1,12 +1,15 @@
 """The Typer app and its single error boundary.
 
 Commands register with ``@command()``, which wraps them so that a ``NaktError`` becomes one line
-on stderr (``error: <file>: <what> (<fix>)``) and its exit code (2 bad input, 1 failed run);
-anything else is a bug and keeps its traceback. ``--debug`` shows tracebacks for NaktErrors too.
+on stderr (``error: <file>: <what> (<fix>)``) and its exit code (2 bad input, 1 failed run). An
+``OSError`` from the file system (full disk, read-only or missing location) becomes such a line too,
+exit 2; a bad option is one line naming it (exit 2). Anything else is a bug and keeps its traceback.
+``--debug`` shows tracebacks for all of them.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import signal
@@ -16,12 +19,36 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
 
 from nakt_edge.errors import NaktError
 
+try:  # typer >= 0.2x vendors its own click, whose errors are not the click package's
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # older typer runs on the click package
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+class _OneLineUsageErrors(TyperGroup):
+    """Bad options and arguments of a command as one ``error:`` line (click draws a boxed panel)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click_exceptions.UsageError as error:
+            if _state["debug"]:
+                raise
+            where = error.ctx.command_path if error.ctx is not None else "nakt"
+            err_console.print("[bold red]error:[/] " + escape(f"{error.format_message()} (see `{where} --help`)"),
+                              highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+
+
 app = typer.Typer(
+    cls=_OneLineUsageErrors,
     name="nakt",
     help="Network-agnostic knowledge transfer: ONNX teachers of any framework -> small, fast ONNX students.",
     no_args_is_help=True,
@@ -53,6 +80,15 @@ def _raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated()
 
 
+_FILE_SYSTEM_HINTS = {
+    errno.ENOSPC: "free disk space, or choose --out on another disk; re-running the command resumes",
+    errno.EDQUOT: "free space within your quota, or choose --out elsewhere; re-running the command resumes",
+    errno.EROFS: "choose an --out on a writable file system",
+    errno.EACCES: "choose an --out you may write to, or fix its permissions",
+    errno.EPERM: "choose an --out you may write to",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: choose another --out",
+    errno.ENOENT: "check the path; folders above --out must exist or be creatable",
+}
 RESUME_HINT = {"train": "re-run the same command with --resume", "distill": "re-run the same command with --resume",
                "finetune": "re-run the same command with --resume"}
 
@@ -71,8 +107,15 @@ def command(name: str | None = None, **kwargs: Any) -> Callable[[F], F]:
             except NaktError as error:
                 if _state["debug"]:
                     raise
-                err_console.print(f"[bold red]error:[/] {error.one_line()}", highlight=False, soft_wrap=True)
+                err_console.print("[bold red]error:[/] " + escape(error.one_line()), highlight=False, soft_wrap=True)
                 raise typer.Exit(code=error.exit_code) from None
+            except OSError as error:
+                if _state["debug"] or error.errno not in _FILE_SYSTEM_HINTS:
+                    raise
+                where = f"{error.filename}: " if error.filename else ""
+                text = f"{where}{error.strerror} ({_FILE_SYSTEM_HINTS[error.errno]})"
+                err_console.print("[bold red]error:[/] " + escape(text), highlight=False, soft_wrap=True)
+                raise typer.Exit(code=2) from None
             except (KeyboardInterrupt, Terminated) as stop:
                 what = "SIGTERM" if isinstance(stop, Terminated) else "SIGINT"
                 err_console.print(f"[yellow]stopped by {what}:[/] what was written is complete; {how}",

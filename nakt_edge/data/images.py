@@ -15,6 +15,7 @@ import numpy as np
 from nakt_edge.errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+MIN_IMAGE_SIDE = 16  # smaller "images" (icons, thumbnails, specks) hold no anatomy worth segmenting
 
 
 def _decode(path: Path) -> np.ndarray:
@@ -54,24 +55,38 @@ def _to_gray(array: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(array[:, :, :3], cv2.COLOR_BGR2GRAY)
 
 
+def _image(path: Path) -> np.ndarray:
+    """An image (not a mask) as native-depth gray; refuse ones too small to hold anatomy."""
+    array = _to_gray(_decode(path))
+    if min(array.shape[:2]) < MIN_IMAGE_SIDE:
+        raise InputError(f"image is {array.shape[1]}x{array.shape[0]}, smaller than {MIN_IMAGE_SIDE} px on a side",
+                         hint="remove it: it cannot be an ultrasound frame", path=path)
+    return array
+
+
 def read_gray(path: str | Path) -> np.ndarray:
     """Read an image file as float32 gray in [0, 1], shape (H, W)."""
-    array = _to_gray(_decode(Path(path)))
+    array = _image(Path(path))
     scale = 65535.0 if array.dtype == np.uint16 else 255.0
     return array.astype(np.float32) / scale
 
 
 def read_gray_u8(path: str | Path) -> np.ndarray:
     """Read an image file as uint8 gray, shape (H, W) (16-bit images are scaled down)."""
-    array = _to_gray(_decode(Path(path)))
+    array = _image(Path(path))
     if array.dtype == np.uint16:
         array = np.round(array.astype(np.float32) / 257.0).astype(np.uint8)
     return array
 
 
 def read_mask(path: str | Path) -> np.ndarray:
-    """Read a label mask as bool (H, W): foreground where the gray value exceeds half the range."""
+    """Read a label mask as bool (H, W): foreground where the gray value exceeds half the range.
+
+    Masks stored as 0/1 (a common export; they look black) hold no value above 1: there any
+    non-zero pixel is foreground, else they would be read as empty."""
     array = _to_gray(_decode(Path(path)))
+    if int(array.max(initial=0)) == 1:
+        return array > 0
     half = 32767 if array.dtype == np.uint16 else 127
     return array > half
 

@@ -127,12 +127,18 @@ def label(
                                 size=config.size) for t in teachers]
     out = Path(out)
     with claim(out):  # one run per pseudo-labeled set
+        fresh = force or not (out / "label_config.json").is_file()
         _prepare_out(out, identity, force)
         done = {row.stem for row in read_rows(out)}
         pending = [f for f in files if f.stem not in done]
         started = time.perf_counter()
         staple_runs: list[StapleResult] = []
-        _stream(segmenters, pending, out, config, reporter, staple_runs)
+        try:
+            _stream(segmenters, pending, out, config, reporter, staple_runs)
+        except BaseException:
+            if fresh and not read_rows(out):  # refused on the first batch (a teacher's output): leave no trace
+                guard_folder(out, True, PSEUDO_OUTPUTS)
+            raise
         seconds = time.perf_counter() - started
         run: dict[str, Any] = {"processed": len(pending), "skipped": len(files) - len(pending), "seconds": seconds}
         if config.fusion == "staple":
@@ -189,6 +195,7 @@ def _stream(segmenters: list[OnnxSegmenter], pending: list[Path], out: Path, con
                     refill()
                     decoded = future.result()
                     if isinstance(decoded, str):
+                        log.warning("skipped %s: %s (recorded in the manifest)", path, decoded)
                         submit(PseudoRow(path.name, path.stem, 0, float("nan"), float("nan"), False,
                                          f"unreadable: {decoded}"), None)
                         reporter.advance("label")

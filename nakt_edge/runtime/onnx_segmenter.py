@@ -15,6 +15,7 @@ import onnx
 
 from nakt_edge.data.images import resize_stack
 from nakt_edge.errors import InputError, ModelSpecError
+from nakt_edge.runtime.model_file import load_graph
 from nakt_edge.runtime.providers import create_session
 from nakt_edge.runtime.spec import MAX_CLASSES, TeacherSpec, resolve_spec
 
@@ -31,7 +32,7 @@ def _last_op(model: onnx.ModelProto) -> str | None:
 
 def read_metadata(path: str | Path) -> dict[str, str]:
     """The ``metadata_props`` of an ONNX file (without loading its weights)."""
-    model = onnx.load(str(path), load_external_data=False)
+    model = load_graph(path)
     return {prop.key: prop.value for prop in model.metadata_props}
 
 
@@ -52,12 +53,7 @@ class OnnxSegmenter:
         self.path = Path(path)
         if not self.path.is_file():
             raise InputError("model file not found", hint="check the path of the .onnx file", path=self.path)
-        try:
-            graph = onnx.load(str(self.path), load_external_data=False)
-        except Exception as error:  # noqa: BLE001  (protobuf raises DecodeError and friends)
-            raise ModelSpecError(f"not an ONNX model ({type(error).__name__})",
-                                 hint="pass a .onnx file exported by torch.onnx, tf2onnx or similar",
-                                 path=self.path) from None
+        graph = load_graph(self.path)
         info = create_session(self.path, device=device, threads=threads)
         self.session, self.provider, self.fell_back = info.session, info.provider, info.fell_back
         model_input = self.session.get_inputs()[0]
@@ -130,6 +126,10 @@ class OnnxSegmenter:
         if not self._checked:
             self._check_plausible(raw)
         activation = self.spec.activation or ("sigmoid" if classes == 1 else "softmax")
+        if self.spec.foreground is None and classes > 2:
+            raise ModelSpecError(f"the output has {classes} classes and no foreground class is stated",
+                                 hint='set {"nakt.foreground": "<class index>"} in the sidecar <model>.onnx.json',
+                                 path=self.path)
         foreground = self.spec.foreground if self.spec.foreground is not None else (1 if activation == "softmax" else 0)
         if foreground >= classes:
             raise ModelSpecError(f"foreground channel {foreground} but the output has {classes} channel(s)",

@@ -16,6 +16,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from nakt_edge.errors import DeviceError, ModelSpecError
+from nakt_edge.runtime.model_file import check_external_data
 
 log = logging.getLogger("nakt_edge")
 CUDA = "CUDAExecutionProvider"
@@ -78,6 +79,8 @@ def create_session(model: str | Path | bytes, device: str = "auto", threads: int
         raise DeviceError(f"unknown device '{device}'", hint="use auto, cpu or cuda")
     where = str(model) if not isinstance(model, bytes) else "<in-memory model>"
     source = model if isinstance(model, bytes) else os.fspath(model)
+    if not isinstance(model, bytes):
+        check_external_data(model)
     options = session_options(threads)
     want_gpu = device in ("cuda", "tensorrt") or (device == "auto" and gpu_present())
     if not want_gpu:

@@ -71,14 +71,20 @@ def sidecar_path(model_path: str | Path) -> Path:
     return Path(str(model_path) + ".json")
 
 
-def _canonical(raw: dict[str, Any], source: str) -> dict[str, str]:
+def _canonical(raw: dict[str, Any], source: str, where: Path | None = None) -> dict[str, str]:
+    """Contract keys without the ``nakt.`` prefix. File metadata may hold other keys (ignored); a sidecar
+    or the overrides exist only to state the contract, so an unknown key there is a typo and refused."""
     out = {}
     for key, value in raw.items():
         name = key[len("nakt."):] if key.startswith("nakt.") else key
         if name in KEYS and value is not None:
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise ModelSpecError(f"value of '{key}' must be a string or a number, not {type(value).__name__}",
+                                     hint='write e.g. {"nakt.channels": "1"}', path=where)
             out[name] = str(value)
-        elif key.startswith("nakt.") and name not in KEYS and source == "overrides":
-            raise ModelSpecError(f"unknown contract key '{key}'", hint=f"valid: {', '.join(KEYS)}")
+        elif name not in KEYS and (source == "sidecar" or (source == "overrides" and key.startswith("nakt."))):
+            raise ModelSpecError(f"unknown contract key '{key}'", hint=f"valid: nakt.{', nakt.'.join(KEYS)}",
+                                 path=where)
     return out
 
 
@@ -93,7 +99,7 @@ def read_sidecar(model_path: str | Path) -> dict[str, str]:
                              hint='write e.g. {"nakt.layout": "NHWC"}', path=path) from None
     if not isinstance(raw, dict):
         raise ModelSpecError("sidecar must hold a JSON object", hint='write e.g. {"nakt.layout": "NHWC"}', path=path)
-    return _canonical(raw, "sidecar")
+    return _canonical(raw, "sidecar", path)
 
 
 def infer_from_graph(input_shape: list[Any], last_op: str | None) -> dict[str, str]:

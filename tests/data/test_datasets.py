@@ -36,7 +36,7 @@ def test_load_resizes_to_working_size_and_binarizes_labels(phantom_set: Path) ->
 
 
 def test_mask_of_another_size_is_a_clear_error(tmp_path: Path) -> None:
-    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8), np.uint8))
-    cv2.imwrite(str(tmp_path / "a_mask.png"), np.zeros((9, 8), np.uint8))
-    with pytest.raises(InputError, match="a_mask.png: mask is 8x9 but its image is 8x8"):
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((16, 16), np.uint8))
+    cv2.imwrite(str(tmp_path / "a_mask.png"), np.zeros((17, 16), np.uint8))
+    with pytest.raises(InputError, match="a_mask.png: mask is 16x17 but its image is 16x16"):
         load_samples([Sample(tmp_path / "a.png", (tmp_path / "a_mask.png",))], 16)

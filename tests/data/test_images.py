@@ -21,7 +21,7 @@ def test_reads_common_formats_as_unit_gray(tmp_path: Path, suffix: str) -> None:
 
 
 def test_16_bit_rgb_and_rgba_become_the_same_gray(tmp_path: Path) -> None:
-    gray8 = np.array([[0, 128, 255]], np.uint8)
+    gray8 = np.tile(np.array([[0, 128, 255, 64]], np.uint8), (16, 4))
     cv2.imwrite(str(tmp_path / "g16.png"), gray8.astype(np.uint16) * 257)
     cv2.imwrite(str(tmp_path / "rgb.png"), np.dstack([gray8] * 3))
     cv2.imwrite(str(tmp_path / "rgba.png"), np.dstack([gray8] * 3 + [np.full_like(gray8, 255)]))
@@ -31,10 +31,26 @@ def test_16_bit_rgb_and_rgba_become_the_same_gray(tmp_path: Path) -> None:
 
 
 def test_color_uses_luma_weights(tmp_path: Path) -> None:
-    red = np.zeros((2, 2, 3), np.uint8)
+    red = np.zeros((16, 16, 3), np.uint8)
     red[..., 2] = 255  # BGR
     cv2.imwrite(str(tmp_path / "red.png"), red)
     assert read_gray(tmp_path / "red.png")[0, 0] == pytest.approx(0.299, abs=0.005)
+
+
+def test_specks_are_no_images_but_small_masks_are_read(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "speck.png"), np.full((3, 3), 200, np.uint8))
+    with pytest.raises(InputError, match="speck.png: image is 3x3, smaller than 16 px"):
+        read_gray(tmp_path / "speck.png")
+    assert read_mask(tmp_path / "speck.png").all()
+
+
+def test_zero_one_masks_read_as_foreground(tmp_path: Path) -> None:
+    mask = np.zeros((16, 16), np.uint8)
+    mask[4:8, 4:8] = 1
+    cv2.imwrite(str(tmp_path / "m01.png"), mask)
+    cv2.imwrite(str(tmp_path / "m255.png"), mask * 255)
+    np.testing.assert_array_equal(read_mask(tmp_path / "m01.png"), read_mask(tmp_path / "m255.png"))
+    assert read_mask(tmp_path / "m01.png").sum() == 16
 
 
 @pytest.mark.parametrize("content", [b"", b"this is not an image"])
