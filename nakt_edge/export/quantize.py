@@ -124,7 +124,23 @@ def sensitive_nodes(fp32: str | Path, int8: str | Path, images: np.ndarray) -> l
         float_acts = collect_activations(str(float_aug), ImageReader(fp32, images), execution_providers=providers)
         qdq_acts = collect_activations(str(qdq_aug), ImageReader(int8, images), execution_providers=providers)
     errors = compute_activation_error(create_activation_matching(qdq_acts, float_acts))
-    producer = {out: node.name for node in onnx.load(str(fp32)).graph.node for out in node.output}
-    ranked = [(producer[name], float(err["qdq_err"])) for name, err in errors.items()
-              if name in producer and "qdq_err" in err and np.isfinite(err["qdq_err"])]
-    return sorted(ranked, key=lambda item: item[1])
+    producer = {out: node for node in onnx.load(str(fp32)).graph.node for out in node.output}
+    ranked: dict[str, float] = {}
+    for name, err in sorted(errors.items(), key=lambda item: item[1].get("qdq_err", np.inf)):
+        if name in producer and "qdq_err" in err and np.isfinite(err["qdq_err"]):
+            node = _weighted_source(producer[name], producer)
+            ranked.setdefault(node.name, float(err["qdq_err"]))
+    return sorted(ranked.items(), key=lambda item: item[1])
+
+
+def _weighted_source(node: onnx.NodeProto, producer: dict[str, onnx.NodeProto]) -> onnx.NodeProto:
+    """The Conv/MatMul/Gemm behind a tensor made by an activation (Relu, Clip, ...): QDQ fuses Conv+Relu,
+    so the quantized tensor is the Relu's, but its error comes from the Conv's weights; excluding only the
+    Relu would leave them in INT8 (BUSI cmunext_edge students: 16 Relus kept in FP32 moved the gate by
+    +0.004, the 8 Convs behind the worst tensors by +0.016)."""
+    while node.op_type in _FUSED_ACTIVATIONS and node.input and node.input[0] in producer:
+        node = producer[node.input[0]]
+    return node
+
+
+_FUSED_ACTIVATIONS = ("Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish")

@@ -79,3 +79,17 @@ def test_quantization_preprocessing_leaves_the_working_directory_clean(tiny_onnx
     monkeypatch.chdir(cwd)
     prepared = prepare_for_quantization(tiny_onnx, tmp_path / "prep.onnx")
     assert prepared.is_file() and list(cwd.iterdir()) == []
+
+
+def test_a_fused_activation_is_traced_back_to_the_conv_whose_weights_err() -> None:
+    from onnx import helper
+
+    from nakt_edge.export.quantize import _weighted_source
+
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("Clip", ["r"], ["y"], name="clip"),
+             helper.make_node("Add", ["y", "x"], ["z"], name="add")]
+    producer = {out: node for node in nodes for out in node.output}
+    assert _weighted_source(producer["y"], producer).name == "conv"
+    assert _weighted_source(producer["z"], producer).name == "add"  # not an activation: kept as it is
