@@ -7,8 +7,11 @@ the paper's path) or the teacher in the loop labeling every augmented view (`nak
 mask resolution with the teacher as reference (KTC). Then one `nakt bench` run times the teacher
 (FP32, INT8) and every student (FP32, gated INT8) at 256 x 256, batch 1, 1 and 2 threads.
 
-Each cell is a set of `nakt` commands run in subprocesses; cells/<cell>.json records the commands,
-their wall times and the numbers, and a re-run skips finished cells. Models go to work/ (ignored).
+Modes: offline (stored pseudo set), online (teacher in the loop, paper filters per view) and online-all
+(every view with its soft target, mixup 0.4; cmunext_edge only). cells/previous-teacher/ keeps an earlier
+run whose retrained teacher differs. Each cell is a set of `nakt` commands run in subprocesses;
+cells/<cell>.json records the commands, their wall times and the numbers, and a re-run skips finished
+cells. Models go to work/ (ignored).
 
 Usage: python benchmarks/compact_students/run.py [--busi ../shared/data/busi] [--only CELL ...]
 Then:  python benchmarks/compact_students/report.py   (results.json, RESULTS.md, pareto.png)
@@ -41,7 +44,17 @@ STUDENTS = {  # name: nakt arguments
     "cmunext_edge": ["--arch", "cmunext_edge"],
     "lraspp_mobilenetv3_w2": ["--arch", "lraspp_mobilenetv3", "--width", "2", "--model-arg", "low_stride=4"],
 }
-MODES = ("offline", "online")
+MODES = {  # mode: extra `nakt distill` arguments (online modes have the teacher in the loop)
+    "offline": [],
+    "online": [],
+    # function matching as Beyer et al. 2022 do it: every view with its soft target, mixup blends
+    "online-all": ["--no-filter", "--mixup", "0.4"],
+}
+EXTRA_MODES = {"online-all": ("cmunext_edge",)}  # modes tried on some students only
+
+
+def cells_of_students() -> list[tuple[str, str]]:
+    return [(s, m) for s in STUDENTS for m in MODES if s in EXTRA_MODES.get(m, STUDENTS)]
 
 
 class Cell:
@@ -134,7 +147,7 @@ def student_cell(student: str, mode: str) -> Callable[[Cell], dict[str, Any]]:
     def run_cell(c: Cell) -> dict[str, Any]:
         run = WORK / f"{student}-{mode}"
         source = ["--pseudo", WORK / "pseudo"] if mode == "offline" else \
-            ["--teacher", WORK / "teacher-fp32.onnx", *c.split("transfer", masks=False)]
+            ["--teacher", WORK / "teacher-fp32.onnx", *c.split("transfer", masks=False), *MODES[mode]]
         c.nakt("distill", *source, *STUDENTS[student], "--out", run, *train_args(STUDENT_EPOCHS))
         c.nakt("export", run, "--out", WORK / f"{student}-{mode}-fp32.onnx", "--force")
         int8 = c.export_int8(run, WORK / f"{student}-{mode}-int8.onnx")
@@ -151,15 +164,16 @@ def cell_bench(c: Cell) -> dict[str, Any]:
     """One bench run of everything; a student whose INT8 failed its gates is timed ungated (--force, percentile
     calibration) beside it, as `-int8-ungated`, to show what the refused file would have gained."""
     models = [WORK / "teacher-fp32.onnx", WORK / "teacher-int8.onnx"]
-    for student in STUDENTS:
-        for mode in MODES:
-            name = f"{student}-{mode}"
-            if not (WORK / f"{name}-int8.onnx").is_file():
-                c.nakt("export", WORK / name, "--out", WORK / f"{name}-int8-ungated.onnx", "--precision", "int8",
-                       "--calib", c.busi / "images", "--manifest", c.busi / "manifest.csv", "--split", "transfer",
-                       "--calib-method", "percentile", "--force")
-            models += [p for p in (WORK / f"{name}-fp32.onnx", WORK / f"{name}-int8.onnx",
-                                   WORK / f"{name}-int8-ungated.onnx") if p.is_file()]
+    for student, mode in cells_of_students():
+        name = f"{student}-{mode}"
+        if not (WORK / name).is_dir():  # a student cell that has not run in this work folder
+            continue
+        if not (WORK / f"{name}-int8.onnx").is_file():
+            c.nakt("export", WORK / name, "--out", WORK / f"{name}-int8-ungated.onnx", "--precision", "int8",
+                   "--calib", c.busi / "images", "--manifest", c.busi / "manifest.csv", "--split", "transfer",
+                   "--calib-method", "percentile", "--force")
+        models += [p for p in (WORK / f"{name}-fp32.onnx", WORK / f"{name}-int8.onnx",
+                               WORK / f"{name}-int8-ungated.onnx") if p.is_file()]
     out = WORK / "bench.json"
     c.nakt("bench", *models, "--batch", 1, "--threads", "1,2", "--size", BENCH_SIZE, "--min-time", 2.0,
            "--out", out, "--force")
@@ -168,7 +182,7 @@ def cell_bench(c: Cell) -> dict[str, Any]:
 
 CELL_FUNCTIONS: dict[str, Callable[[Cell], dict[str, Any]]] = {
     "teacher": cell_teacher, "label": cell_label,
-    **{f"{s}-{m}": student_cell(s, m) for s in STUDENTS for m in MODES},
+    **{f"{s}-{m}": student_cell(s, m) for s, m in cells_of_students()},
     "bench": cell_bench,
 }
 
