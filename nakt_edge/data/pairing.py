@@ -47,6 +47,9 @@ def is_mask_file(path: Path) -> bool:
 def list_images(folder: str | Path) -> list[Path]:
     """Image files directly in ``folder`` (BUSI ``*_mask*`` files excluded), sorted by name."""
     folder = Path(folder)
+    if folder.is_file():
+        raise InputError("is a file, not a folder of images", hint="pass the folder that holds it with --images",
+                         path=folder)
     if not folder.is_dir():
         raise InputError("image folder not found", hint="pass an existing folder with --images", path=folder)
     images = sorted(

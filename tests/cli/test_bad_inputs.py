@@ -355,7 +355,8 @@ def output_exists_evaluate(world: World) -> list[str]:
 
 def output_read_only(world: World) -> list[str]:
     args = world.label(world.copy_images())
-    args[args.index("--out") + 1] = "/proc/nakt-out"  # a file system nobody may create folders on, root included
+    args[args.index("--out") + 1] = "/proc/nakt-out"  # nobody may create folders there, root included
+    # (a real read-only file system is in tests/cli/test_faults.py: it needs the right to mount)
     return args
 
 
@@ -478,7 +479,7 @@ CASES: dict[str, Case] = {
     "duplicate stems": Case(duplicate_stems, "refused", "twin", "rename one"),
     "empty image folder": Case(empty_folder, "refused", "images", "no images found"),
     "missing image folder": Case(missing_folder, "refused", "nowhere", "--images"),
-    "image folder is a file": Case(images_is_a_file, "refused", "list.txt", "--images"),
+    "image folder is a file": Case(images_is_a_file, "refused", "list.txt", "not a folder"),
     "corrupt ONNX": Case(corrupt_onnx, "refused", "broken.onnx", "not an ONNX model"),
     "ONNX that is no segmenter": Case(classifier_onnx, "refused", "classifier.onnx", "segment"),
     "3-class softmax, no foreground": Case(three_class_softmax, "refused", "three.onnx", "nakt.foreground"),
@@ -500,7 +501,7 @@ CASES: dict[str, Case] = {
     "output folder holds a run (train)": Case(output_exists_train, "refused", "out", "--force"),
     "output folder holds other files": Case(output_holds_other_files, "ok", check=other_files_kept),
     "output file exists (evaluate)": Case(output_exists_evaluate, "refused", "eval.json", "--force"),
-    "output on a read-only file system": Case(output_read_only, "refused", "/proc/nakt-out", "--out"),
+    "output on /proc (no folder can be made)": Case(output_read_only, "refused", "/proc/nakt-out", "--out"),
     "output under a plain file": Case(output_under_a_file, "refused", "plain", "--out"),
     "export of a folder that is no run": Case(export_not_a_run, "refused", "notrun", "run"),
     "export of damaged weights": Case(export_damaged_weights, "refused", "model.safetensors", "re-create the run"),

@@ -134,3 +134,19 @@ def test_a_real_full_tmpfs_while_labeling(tiny_onnx: Path, images: Path, uninter
         _assert_same_as(out, uninterrupted)
     finally:
         subprocess.run(["umount", "-l", str(disk)])
+
+
+def test_a_read_only_file_system_is_one_line_and_nothing_is_written(tiny_onnx: Path, images: Path,
+                                                                    tmp_path: Path) -> None:
+    disk = tmp_path / "ro"
+    if not _mount_tmpfs(disk, "1m"):
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    try:
+        assert subprocess.run(["mount", "-o", "remount,ro", str(disk)]).returncode == 0
+        result = runner.invoke(app, _args(tiny_onnx, images, disk / "pseudo"))
+        assert result.exit_code == 2, result.output
+        error = [line for line in result.output.splitlines() if line.startswith("error:")]
+        assert len(error) == 1 and "Read-only file system" in error[0] and "writable" in error[0], result.output
+        assert not list(disk.iterdir())
+    finally:
+        subprocess.run(["umount", "-l", str(disk)])
