@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from nakt_edge.cli import bench, demo, distill, evaluate, export, label, models, phantoms, train  # noqa: F401  (registers commands)
+from nakt_edge.cli import (  # noqa: F401  (registers commands)
+    bench,
+    demo,
+    distill,
+    evaluate,
+    export,
+    label,
+    models,
+    phantoms,
+    predict,
+    train,
+)
 from nakt_edge.cli._app import app
 
 
