@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from nakt_edge.data.frames import expand_inputs, iter_frames
+from nakt_edge.data.readers import expand_inputs, iter_frames
 from nakt_edge.errors import InputError
 from tests.dicom_files import write_dicom
 

@@ -17,18 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
-from nakt_edge.data.frames import Frame, expand_inputs, iter_frames, kind_of
+from nakt_edge.data.readers import Frame, expand_inputs, iter_frames, kind_of
 from nakt_edge.errors import InputError
-from nakt_edge.outputs import atomic_path, claim, write_csv, write_json, write_png
+from nakt_edge.outputs import claim, write_csv, write_json, write_png
+from nakt_edge.predict.overlay import LoopVideo, overlay
 from nakt_edge.progress import Reporter
 from nakt_edge.runtime.predictor import OnnxPredictor
 
 log = logging.getLogger("nakt_edge")
 CSV_COLUMNS = ("frame", "lesion_pixels", "lesion_mm2", "mean_probability", "latency_ms")
-OVERLAY_FPS = 15.0
 
 
 @dataclass
@@ -65,42 +64,6 @@ def _batches(frames: Iterator[Frame], size: int) -> Iterator[list[Frame]]:
         yield batch
 
 
-def overlay(gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """BGR uint8: the frame with the mask tinted red and its outline in yellow."""
-    image = cv2.cvtColor(np.round(gray * 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
-    tint = image.copy()
-    tint[mask] = (0.5 * tint[mask] + 0.5 * np.array([0, 0, 255])).astype(np.uint8)
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    cv2.drawContours(tint, contours, -1, (0, 255, 255), 1)
-    return tint
-
-
-class _LoopVideo:
-    """An MP4 of a loop's overlays, written to a temp file and renamed when the loop is complete."""
-
-    def __init__(self, path: Path) -> None:
-        self.path, self.writer, self._context = path, None, atomic_path(path)
-        self.temp = self._context.__enter__()
-
-    def add(self, image: np.ndarray) -> None:
-        if self.writer is None:
-            height, width = image.shape[:2]
-            self.writer = cv2.VideoWriter(str(self.temp.with_suffix(".mp4")), cv2.VideoWriter_fourcc(*"mp4v"),
-                                          OVERLAY_FPS, (width, height))
-        self.writer.write(image)
-
-    def close(self, ok: bool) -> None:
-        encoded = self.temp.with_suffix(".mp4")  # OpenCV picks the container by the suffix
-        if self.writer is not None:
-            self.writer.release()
-        if ok and encoded.is_file():
-            encoded.replace(self.temp)
-            self._context.__exit__(None, None, None)
-        else:
-            encoded.unlink(missing_ok=True)
-            self._context.__exit__(RuntimeError, RuntimeError("loop not complete"), None)
-
-
 def _predict_input(model: OnnxPredictor, path: Path, out: Path, threshold: float, with_overlay: bool,
                    batch: int, result: PredictResult, reporter: Reporter) -> None:
     rows: list[dict[str, Any]] = []
@@ -120,7 +83,7 @@ def _predict_input(model: OnnxPredictor, path: Path, out: Path, threshold: float
                     image = overlay(frame.gray, mask)
                     write_png(out / "overlays" / f"{name}.png", image)
                     if not single:
-                        loop = loop or _LoopVideo(out / "overlays" / f"{path.stem}.mp4")
+                        loop = loop or LoopVideo(out / "overlays" / f"{path.stem}.mp4")
                         loop.add(image)
                 pixels = int(mask.sum())
                 area = pixels * frame.spacing_mm[0] * frame.spacing_mm[1] if frame.spacing_mm else None
