@@ -1,0 +1,111 @@
+"""Build the model zoo (models/*.onnx + model cards) from the compact-students BUSI benchmark.
+
+Copies the ONNX files from benchmarks/compact_students/work/ (made by its run.py) and writes for each
+a card <name>.md + <name>.json from the benchmark's cells (test scores, bench latencies, commands).
+Usage: python models/build_zoo.py [--work benchmarks/compact_students/work]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+BENCH = HERE.parent / "benchmarks" / "compact_students"
+DATASET = ("BUSI, Al-Dhabyani W, Gomaa M, Khaled H, Fahmy A. Dataset of breast ultrasound images. Data in Brief 28 "
+           "(2020) 104863. doi:10.1016/j.dib.2019.104863")
+DATA_LICENCE = ("No licence statement from the dataset authors was found; the Kaggle mirror is commonly described as "
+                "CC0 (not verified); mirrors label it inconsistently (see shared/data/busi/README.md). Cite the "
+                "article whenever the data or these models are used.")
+USE = ("Research use only: not a medical device, not validated for diagnosis. Trained at 128 px on 2 CPU cores on "
+       "one public dataset (one hospital, one scanner family); expect lower Dice on other scanners and presets, "
+       "and check it on your own labeled frames before relying on it.")
+ENTRIES = {  # zoo name: (file in work/, cell with its test scores, role)
+    "busi_cmunext_edge": ("cmunext_edge-online-all-fp32.onnx", "cmunext_edge-online-all", "student"),
+    "busi_deeplabv3plus_r18_teacher_fp16": ("teacher-fp16.onnx", "teacher", "teacher"),
+}
+
+
+def _cell(name: str) -> dict[str, Any]:
+    return json.loads((BENCH / "cells" / f"{name}.json").read_text())
+
+
+def _latency(rows: list[dict[str, Any]], model: str) -> list[dict[str, Any]]:
+    return [{"threads": r["threads"], "batch": r["batch"], "size": 256, "p50_ms": round(r["p50_ms"], 2),
+             "p95_ms": round(r["p95_ms"], 2)} for r in rows if r["model"] == model]
+
+
+def card(name: str, source: str, cell_name: str, role: str, bench: dict[str, Any]) -> dict[str, Any]:
+    cell = _cell(cell_name)
+    test = cell["result"]["test"]
+    timed = source if role == "student" else "teacher-fp32.onnx"  # the FP16 teacher is for GPUs: FP32 is timed
+    train = next(c["command"] for c in cell["commands"] if c["command"].startswith(("nakt train", "nakt distill")))
+    return {
+        "name": name, "file": f"{name}.onnx", "role": role,
+        "architecture": "CMUNeXt-edge (0.55 M parameters, 0.99 GFLOPs at 256 px)" if role == "student"
+        else "DeepLabV3+ with a ResNet-18 encoder (12.3 M parameters, 8.92 GFLOPs at 256 px), FP16 weights",
+        "training_data": "BUSI `transfer` split, unlabeled, labeled on the fly by the teacher" if role == "student"
+        else "BUSI `teacher` split with its masks", "split_by": "group (near-duplicate frames never cross splits)",
+        "recipe": re.sub(r"\S*/shared/data/busi", "../shared/data/busi",
+                         re.sub(r"\S*/benchmarks/compact_students", "benchmarks/compact_students", train)),
+        "input": "1 x 1 x 128 x 128 gray in [0, 1] (nakt.* metadata; nakt predict resizes any frame)",
+        "test": {"protocol": "BUSI `test` split (156 images, 129 with a lesion), native mask resolution, threshold 0.5",
+                 "dice": round(test["dice_mean"], 4), "dice_lesion": round(test["dice_lesion_mean"], 4),
+                 "ktc": round(test["ktc"], 4), "ktc_lesion": round(test["ktc_lesion"], 4)},
+        "latency": {"machine": f"{bench['machine']['cpu']}, {bench['machine']['cores']} cores, ONNX Runtime CPU",
+                    "model_timed": timed, "rows": _latency(bench["rows"], timed)},
+        "code_licence": "Apache-2.0 (nakt-edge)", "dataset": DATASET, "dataset_licence": DATA_LICENCE,
+        "intended_use": USE,
+    }
+
+
+def markdown(c: dict[str, Any]) -> str:
+    t, lat = c["test"], c["latency"]
+    rows = "\n".join(f"| {r['threads']} | {r['batch']} | {r['size']} | {r['p50_ms']} | {r['p95_ms']} |"
+                     for r in lat["rows"])
+    return f"""# {c['name']} ({c['role']})
+
+- Architecture: {c['architecture']}
+- Training data: {c['training_data']}; split by {c['split_by']}
+- Recipe: `{c['recipe']}`
+- Input: {c['input']}
+
+## BUSI test scores
+{t['protocol']}: Dice {t['dice']}, lesion Dice {t['dice_lesion']}, KTC {t['ktc']} (lesion {t['ktc_lesion']}).
+
+## Latency ({lat['machine']}; timed: {lat['model_timed']})
+| threads | batch | px | p50 ms | p95 ms |
+|---|---|---|---|---|
+{rows}
+
+## Licences and citation
+- Code: {c['code_licence']}
+- Data: {c['dataset']}
+- {c['dataset_licence']}
+
+## Intended use and limits
+{c['intended_use']}
+
+Try it: `nakt predict models/{c['file']} scans/ --out predictions --overlay`
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=BENCH / "work")
+    args = parser.parse_args()
+    bench = _cell("bench")["result"]
+    for name, (source, cell_name, role) in ENTRIES.items():
+        shutil.copyfile(args.work / source, HERE / f"{name}.onnx")
+        entry = card(name, source, cell_name, role, bench)
+        (HERE / f"{name}.json").write_text(json.dumps(entry, indent=2) + "\n")
+        (HERE / f"{name}.md").write_text(markdown(entry))
+        print(f"wrote models/{name}.onnx, .json, .md")
+
+
+if __name__ == "__main__":
+    main()
