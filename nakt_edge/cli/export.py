@@ -30,14 +30,20 @@ def export(
     opset: Annotated[int, typer.Option("--opset", help="ONNX opset (>= 17).")] = 17,
     exporter: Annotated[str, typer.Option("--exporter", help="legacy (fast, default) or dynamo.")] = "legacy",
     atol: Annotated[float, typer.Option("--atol", help="Max |logit difference| allowed vs PyTorch.")] = 1e-3,
+    file_format: Annotated[str, typer.Option(
+        "--format", help="onnx, or ort: also the ONNX Runtime format (.ort, for ORT Mobile) beside it.")] = "onnx",
     force: ForceOpt = False,
 ) -> None:
     """Export a run to ONNX and check it: parity vs PyTorch, then accuracy/speed gates for FP16/INT8."""
+    from nakt_edge.errors import InputError
     from nakt_edge.export.exporter import export_model
 
+    if file_format not in ("onnx", "ort"):
+        raise InputError(f"unknown --format '{file_format}'", hint="use onnx or ort")
     result = export_model(run, out, precision=precision, calib=calib, val=val, calib_images=calib_images,
                           manifest=manifest, split=split, calib_method=calib_method, max_dice_drop=max_dice_drop,
-                          threads=threads, atol=atol, opset=opset, exporter=exporter, force=force)
+                          threads=threads, atol=atol, opset=opset, exporter=exporter,
+                          ort_format=file_format == "ort", force=force)
     for check in result.parity.checks:
         console.print(check.line(), highlight=False)
     for gate in result.gates:
@@ -49,3 +55,7 @@ def export(
                           "the nakt.gates metadata)")
     console.print(f"wrote {result.path} ({result.size_bytes / 1e6:.2f} MB, {result.precision}, "
                   f"parity on {result.parity.images} images)")
+    if result.ort_path is not None and result.ort_parity is not None:
+        console.print(f"wrote {result.ort_path} (ORT format; max |difference| vs the ONNX file "
+                      f"{result.ort_parity['max_abs_difference']:.2g} on {result.ort_parity['images']} images, "
+                      "same masks)")

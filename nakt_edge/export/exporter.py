@@ -26,6 +26,7 @@ from nakt_edge.errors import GateError, InputError, ParityError
 from nakt_edge.export.gates import GateResult, accuracy_gate, speed_gate
 from nakt_edge.export.metadata import student_metadata
 from nakt_edge.export.onnx_export import DEFAULT_OPSET, set_metadata, torch_to_onnx
+from nakt_edge.export.ort_format import to_ort_format
 from nakt_edge.export.parity import ParityReport, check_parity
 from nakt_edge.export.quantize import prepare_for_quantization, quantize_int8, sensitive_nodes, to_fp16
 from nakt_edge.outputs import atomic_path, claim, guard_file
@@ -46,6 +47,8 @@ class ExportResult:
     gates: list[GateResult] = field(default_factory=list)
     excluded_nodes: list[str] = field(default_factory=list)
     forced: bool = False
+    ort_path: Path | None = None
+    ort_parity: dict[str, Any] | None = None
 
 
 def sample_images(folder: str | Path | None, size: int, count: int, seed: int = 1234, *,
@@ -100,6 +103,7 @@ def export_model(
     min_dice: float = 0.999,
     opset: int = DEFAULT_OPSET,
     exporter: str = "legacy",
+    ort_format: bool = False,
     force: bool = False,
 ) -> ExportResult:
     """Export the best weights of ``run`` to ``out`` in ``precision`` and check it.
@@ -110,6 +114,7 @@ def export_model(
         val: images for the accuracy gate (default: the calibration images).
         max_dice_drop: accuracy gate, default 0.005 (FP16) / 0.01 (INT8).
         threads: ORT threads for the speed gate (None: ORT's default, all cores).
+        ort_format: also write ``out`` with suffix .ort (ONNX Runtime format for ORT Mobile), checked for parity.
         force: overwrite ``out`` and write even when a gate fails (recorded in the metadata).
 
     Raises:
@@ -121,6 +126,7 @@ def export_model(
         raise InputError("INT8 export needs calibration images", hint="pass --calib DIR (e.g. the transferal images)")
     with claim(out, folder=False):  # one export to a file at a time
         out = guard_file(out, force)
+        ort_out = guard_file(Path(out).with_suffix(".ort"), force) if ort_format else None
         model, info = load_run(run)
         channels = info.in_channels
 
@@ -164,9 +170,14 @@ def export_model(
                 extra["calibration"] = {"images": len(calibration), "method": calib_method, "source": str(calib),
                                         "split": split, "excluded_nodes": excluded}
             set_metadata(candidate, student_metadata(info, precision, extra))
+            ort_parity = to_ort_format(candidate, work / "model.ort", check_images) if ort_out else None
             with atomic_path(out) as target:
                 shutil.copyfile(candidate, target)
-        return ExportResult(out, precision, parity, out.stat().st_size, gates, excluded, bool(failed_gates))
+            if ort_out is not None:
+                with atomic_path(ort_out) as target:
+                    shutil.copyfile(work / "model.ort", target)
+        return ExportResult(out, precision, parity, out.stat().st_size, gates, excluded, bool(failed_gates),
+                            ort_out, ort_parity)
 
 
 def _gate_text(gate: GateResult) -> str:
