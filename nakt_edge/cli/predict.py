@@ -23,6 +23,8 @@ def predict_command(
         "--threshold", help="Foreground cut on the probability (default: the model's nakt.threshold).")] = None,
     device: DeviceOpt = "auto",
     batch: Annotated[int, typer.Option("--batch", min=1, help="Frames per model call.")] = 8,
+    flag_below: Annotated[Optional[float], typer.Option(
+        "--flag-below", min=0.0, max=1.0, help="Flag frames whose confidence is below this (CSV + overlay).")] = None,
     threads: ThreadsOpt = None,
     force: ForceOpt = False,
 ) -> None:
@@ -31,7 +33,7 @@ def predict_command(
 
     with RichReporter() as reporter:
         result = predict(model, inputs, out, threshold=threshold, overlay_images=overlay, device=device,
-                         batch=batch, threads=threads, force=force, reporter=reporter)
+                         batch=batch, threads=threads, flag_below=flag_below, force=force, reporter=reporter)
     summary = result.summary()
     table = Table(title=f"predict {model.name}")
     for column in ("frames", "inputs", "already done", "failed", "frames/s", "p50 ms", "p95 ms", "provider"):

@@ -12,13 +12,16 @@ from nakt_edge.outputs import atomic_path
 OVERLAY_FPS = 15.0
 
 
-def overlay(gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """BGR uint8: the frame with the mask tinted red and its outline in yellow."""
+def overlay(gray: np.ndarray, mask: np.ndarray, *, flagged: bool = False) -> np.ndarray:
+    """BGR uint8: the frame with the mask tinted red and its outline in yellow; a frame flagged as
+    unsure gets an orange outline and a "low confidence" label."""
     image = cv2.cvtColor(np.round(gray * 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
     tint = image.copy()
     tint[mask] = (0.5 * tint[mask] + 0.5 * np.array([0, 0, 255])).astype(np.uint8)
     contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    cv2.drawContours(tint, contours, -1, (0, 255, 255), 1)
+    cv2.drawContours(tint, contours, -1, (0, 140, 255) if flagged else (0, 255, 255), 1)
+    if flagged:
+        cv2.putText(tint, "low confidence", (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 140, 255), 1, cv2.LINE_AA)
     return tint
 
 

@@ -3,9 +3,11 @@
 For each input it writes masks/<stem>.png (one frame) or masks/<stem>_f<NNNNN>.png (a loop or
 video), optional overlays (PNG per frame, and an MP4 for loops and videos) and <stem>.csv with
 per-frame lesion area in pixels (and mm^2 when the DICOM gives the spacing), the mean foreground
-probability and the model latency. Inputs whose CSV exists are done: a re-run skips them, so an
-interrupted run resumes; ``force`` redoes everything. A file that cannot be read is reported and
-skipped; the rest goes on. Every file is written atomically (the CSV last, as the input's commit).
+probability, the confidence scores (nakt_edge.confidence; frames below ``flag_below`` are flagged,
+and drawn in orange with a label on the overlay) and the model latency. Inputs whose CSV exists
+are done: a re-run skips them, so an interrupted run resumes; ``force`` redoes everything. A file
+that cannot be read is reported and skipped; the rest goes on. Every file is written atomically
+(the CSV last, as the input's commit).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from nakt_edge.confidence import DEFAULT_SCORE, SCORES, confidence_scores
 from nakt_edge.data.readers import Frame, expand_inputs, iter_frames, kind_of
 from nakt_edge.errors import InputError
 from nakt_edge.outputs import claim, write_csv, write_json, write_png
@@ -27,7 +30,8 @@ from nakt_edge.progress import Reporter
 from nakt_edge.runtime.predictor import OnnxPredictor
 
 log = logging.getLogger("nakt_edge")
-CSV_COLUMNS = ("frame", "lesion_pixels", "lesion_mm2", "mean_probability", "latency_ms")
+CSV_COLUMNS = ("frame", "lesion_pixels", "lesion_mm2", "mean_probability", "confidence", *SCORES, "flagged",
+               "latency_ms")
 
 
 @dataclass
@@ -65,7 +69,7 @@ def _batches(frames: Iterator[Frame], size: int) -> Iterator[list[Frame]]:
 
 
 def _predict_input(model: OnnxPredictor, path: Path, out: Path, threshold: float, with_overlay: bool,
-                   batch: int, result: PredictResult, reporter: Reporter) -> None:
+                   batch: int, result: PredictResult, reporter: Reporter, flag_below: float | None) -> None:
     rows: list[dict[str, Any]] = []
     single = kind_of(path) == "image"
     loop = None
@@ -78,9 +82,11 @@ def _predict_input(model: OnnxPredictor, path: Path, out: Path, threshold: float
             for frame, prob in zip(frames, probs):
                 name = path.stem if single else f"{path.stem}_f{frame.index:05d}"
                 mask = prob > threshold
+                scores = confidence_scores(prob, threshold)
+                flagged = flag_below is not None and scores[DEFAULT_SCORE] < flag_below
                 write_png(out / "masks" / f"{name}.png", mask.astype(np.uint8) * 255)
                 if with_overlay:
-                    image = overlay(frame.gray, mask)
+                    image = overlay(frame.gray, mask, flagged=flagged)
                     write_png(out / "overlays" / f"{name}.png", image)
                     if not single:
                         loop = loop or LoopVideo(out / "overlays" / f"{path.stem}.mp4")
@@ -89,7 +95,11 @@ def _predict_input(model: OnnxPredictor, path: Path, out: Path, threshold: float
                 area = pixels * frame.spacing_mm[0] * frame.spacing_mm[1] if frame.spacing_mm else None
                 rows.append({"frame": frame.index, "lesion_pixels": pixels,
                              "lesion_mm2": round(area, 4) if area is not None else "",
-                             "mean_probability": round(float(prob.mean()), 6), "latency_ms": round(per_frame, 3)})
+                             "mean_probability": round(float(prob.mean()), 6),
+                             "confidence": round(scores[DEFAULT_SCORE], 6),
+                             **{k: round(v, 6) for k, v in scores.items()},
+                             "flagged": int(flagged),
+                             "latency_ms": round(per_frame, 3)})
                 result.latencies_ms.append(per_frame)
                 reporter.advance("predict")
         ok = True
@@ -102,7 +112,7 @@ def _predict_input(model: OnnxPredictor, path: Path, out: Path, threshold: float
 
 def predict(model: str | Path, inputs: Sequence[str | Path], out: str | Path, *, threshold: float | None = None,
             overlay_images: bool = False, device: str = "auto", batch: int = 8, threads: int | None = None,
-            force: bool = False, reporter: Reporter | None = None) -> PredictResult:
+            flag_below: float | None = None, force: bool = False, reporter: Reporter | None = None) -> PredictResult:
     """Segment every frame of ``inputs`` (image files, DICOM files, videos, or folders of them) with ``model``."""
     if batch < 1:
         raise InputError(f"--batch must be >= 1 (got {batch})", hint="use 1 for lowest latency, 8-32 for throughput")
@@ -128,7 +138,7 @@ def predict(model: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
                 result.inputs_skipped.append(path.name)
                 continue
             try:
-                _predict_input(predictor, path, out, cut, overlay_images, batch, result, reporter)
+                _predict_input(predictor, path, out, cut, overlay_images, batch, result, reporter, flag_below)
                 result.inputs_done += 1
             except InputError as error:
                 log.warning("skipped %s", error.one_line())
