@@ -159,14 +159,14 @@ def test_export_passes_precision_and_gates() -> None:
     with mock.patch("nakt_edge.export.exporter.export_model") as api:
         api.return_value.parity.checks = []
         api.return_value.gates, api.return_value.excluded_nodes, api.return_value.forced = [], [], False
-        api.return_value.size_bytes, api.return_value.parity.images = 1000, 8
+        api.return_value.size_bytes, api.return_value.parity.images, api.return_value.ort_path = 1000, 8, None
         result = runner.invoke(app, ["export", "RUN", "--out", "m.onnx", "--precision", "int8", "--calib", "C",
                                      "--calib-method", "entropy", "--max-dice-drop", "0.02", "--threads", "2"])
     assert result.exit_code == 0, result.output
     args, kwargs = api.call_args
     assert args == (Path("RUN"), Path("m.onnx"))
     assert (kwargs["precision"], kwargs["calib"], kwargs["calib_method"], kwargs["max_dice_drop"],
-            kwargs["threads"]) == ("int8", Path("C"), "entropy", 0.02, 2)
+            kwargs["threads"], kwargs["ort_format"]) == ("int8", Path("C"), "entropy", 0.02, 2, False)
 
 
 def test_bench_parses_axes_and_rejects_bad_ones(tmp_path: Path) -> None:
