@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from nakt_edge.confidence import DEFAULT_SCORE, confidence_scores
 from nakt_edge.data.images import read_gray, read_masks_merged, resize_to
 from nakt_edge.data.pairing import Sample, collect_samples
 from nakt_edge.errors import InputError
@@ -77,10 +78,12 @@ def _score(predictor: Predictor, images: list[np.ndarray], masks: list[np.ndarra
     probs = predictor.predict(batch)
     rows = []
     for name, prob, mask in zip(names, probs, masks):
-        pred = resize_to(prob, *mask.shape) > predictor.threshold
+        native = resize_to(prob, *mask.shape)
+        pred = native > predictor.threshold
         rows.append({"file": name, "dice": dice(pred, mask), "iou": iou(pred, mask),
                      "hd95": hd95(pred, mask, spacing), "assd": assd(pred, mask, spacing), "lesion": bool(mask.any()),
-                     "target_pixels": int(mask.sum()), "pred_pixels": int(pred.sum())})
+                     "target_pixels": int(mask.sum()), "pred_pixels": int(pred.sum()),
+                     "confidence": confidence_scores(native, predictor.threshold)[DEFAULT_SCORE]})
     return rows
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,9 @@ def test_evaluate_writes_report_and_refuses_to_overwrite(tiny_onnx: Path, phanto
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "Dice" in first.output and out.is_file() and out.with_suffix(".csv").is_file()
+    rows = json.loads(out.read_text())["images"]
+    assert all(0.0 <= row["confidence"] <= 1.0 for row in rows)  # per-image confidence (nakt_edge.confidence)
+    assert "confidence" in out.with_suffix(".csv").read_text().splitlines()[0]
     second = runner.invoke(app, args)
     assert second.exit_code == 2 and "--force" in second.output
 
