@@ -32,6 +32,7 @@ class Student:
         meta = self.session.get_modelmeta().custom_metadata_map
         self.input = self.session.get_inputs()[0].name
         self.layout = meta.get("nakt.layout", "NCHW")
+        self.output_layout = meta.get("nakt.output_layout", "NCHW")  # stated by nakt export, never guessed
         self.channels = int(meta.get("nakt.channels", "1"))
         size = meta.get("nakt.size", "dynamic")
         self.size = None if size == "dynamic" else tuple(int(v) for v in size.split(","))
@@ -69,7 +70,7 @@ class Student:
         """Foreground probability (H, W) for one gray frame in [0, 1]."""
         raw = self.session.run(None, {self.input: self._input(gray)})[0].astype(np.float32)
         raw = raw[:, None] if raw.ndim == 3 else raw
-        if self.layout == "NHWC" and raw.shape[-1] < raw.shape[1]:
+        if self.output_layout == "NHWC":
             raw = raw.transpose(0, 3, 1, 2)
         activation = self.activation or ("sigmoid" if raw.shape[1] == 1 else "softmax")
         foreground = int(self.foreground) if self.foreground is not None else (1 if activation == "softmax" else 0)

@@ -53,9 +53,9 @@ class World:
             shutil.copy(path, folder / path.name)
         return folder
 
-    def label(self, images: Path, *extra: str) -> list[str]:
-        return ["label", "--teacher", str(self.teacher), "--images", str(images), "--out", str(self.root / "out"),
-                "--size", "64", "--device", "cpu", "--no-filter", *extra]
+    def label(self, images: Path, *extra: str, teacher: Path | None = None) -> list[str]:
+        return ["label", "--teacher", str(teacher or self.teacher), "--images", str(images), "--out",
+                str(self.root / "out"), "--size", "64", "--device", "cpu", "--no-filter", *extra]
 
     def train(self, images: Path, masks: Path, *extra: str) -> list[str]:
         return ["train", "--images", str(images), "--masks", str(masks), "--arch", "unet", "--width", "0.125",
@@ -193,9 +193,7 @@ def images_is_a_file(world: World) -> list[str]:
 def corrupt_onnx(world: World) -> list[str]:
     bad = world.root / "broken.onnx"
     bad.write_bytes(world.teacher.read_bytes()[:1000])
-    args = world.label(world.copy_images())
-    args[args.index("--teacher") + 1] = str(bad)
-    return args
+    return world.label(world.copy_images(), teacher=bad)
 
 
 def _graph_model(path: Path, output_shape: list[object], body: Callable[[], list[onnx.NodeProto]],
@@ -212,9 +210,7 @@ def _graph_model(path: Path, output_shape: list[object], body: Callable[[], list
 def classifier_onnx(world: World) -> list[str]:
     bad = _graph_model(world.root / "classifier.onnx", ["n", 1],
                        lambda: [helper.make_node("ReduceMean", ["x"], ["y"], axes=[2, 3], keepdims=0)])
-    args = world.label(world.copy_images())
-    args[args.index("--teacher") + 1] = str(bad)
-    return args
+    return world.label(world.copy_images(), teacher=bad)
 
 
 def three_class_softmax(world: World) -> list[str]:
@@ -222,9 +218,7 @@ def three_class_softmax(world: World) -> list[str]:
     bad = _graph_model(world.root / "three.onnx", ["n", 3, 64, 64],
                        lambda: [helper.make_node("Conv", ["x", "w"], ["z"]),
                                 helper.make_node("Softmax", ["z"], ["y"], axis=1)], [weight])
-    args = world.label(world.copy_images())
-    args[args.index("--teacher") + 1] = str(bad)
-    return args
+    return world.label(world.copy_images(), teacher=bad)
 
 
 def external_data_outside(world: World) -> list[str]:
@@ -241,36 +235,26 @@ def external_data_outside(world: World) -> list[str]:
             if entry.key == "location":
                 entry.value = "../weights.bin"
     (folder / "teacher.onnx").write_bytes(model.SerializeToString())
-    args = world.label(world.copy_images())
-    args[args.index("--teacher") + 1] = str(folder / "teacher.onnx")
-    return args
+    return world.label(world.copy_images(), teacher=folder / "teacher.onnx")
+
+
+def _label_with_sidecar(world: World, sidecar: str) -> list[str]:
+    model = world.root / "teacher.onnx"
+    shutil.copy(world.teacher, model)
+    Path(str(model) + ".json").write_text(sidecar)
+    return world.label(world.copy_images(), teacher=model)
 
 
 def sidecar_not_json(world: World) -> list[str]:
-    model = world.root / "teacher.onnx"
-    shutil.copy(world.teacher, model)
-    Path(str(model) + ".json").write_text("{layout: NHWC")
-    args = world.label(world.copy_images())
-    args[args.index("--teacher") + 1] = str(model)
-    return args
+    return _label_with_sidecar(world, "{layout: NHWC")
 
 
 def sidecar_unknown_key(world: World) -> list[str]:
-    model = world.root / "teacher.onnx"
-    shutil.copy(world.teacher, model)
-    Path(str(model) + ".json").write_text(json.dumps({"nakt.layuot": "NHWC"}))
-    args = world.label(world.copy_images())
-    args[args.index("--teacher") + 1] = str(model)
-    return args
+    return _label_with_sidecar(world, json.dumps({"nakt.layuot": "NHWC"}))
 
 
 def sidecar_bad_value(world: World) -> list[str]:
-    model = world.root / "teacher.onnx"
-    shutil.copy(world.teacher, model)
-    Path(str(model) + ".json").write_text(json.dumps({"nakt.channels": "two"}))
-    args = world.label(world.copy_images())
-    args[args.index("--teacher") + 1] = str(model)
-    return args
+    return _label_with_sidecar(world, json.dumps({"nakt.channels": "two"}))
 
 
 def manifest_missing_columns(world: World) -> list[str]:
