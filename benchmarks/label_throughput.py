@@ -30,8 +30,9 @@ import numpy as np
 import torch
 
 from nakt_edge.config import LabelConfig
-from nakt_edge.data.images import read_gray, resize_to
+from nakt_edge.data.images import resize_to
 from nakt_edge.data.pairing import list_images, select_split
+from nakt_edge.data.readers.item import ImageItem
 from nakt_edge.export.onnx_export import torch_to_onnx
 from nakt_edge.labeling.labeler import label
 from nakt_edge.models.registry import ModelSpec, build_model
@@ -68,13 +69,13 @@ def torch_rate(model: torch.nn.Module, batches: list[np.ndarray]) -> float:
     return sum(len(b) for b in batches) / (time.perf_counter() - started)
 
 
-def throughput_rows(teacher: Path, spec: ModelSpec, files: list[Path], work: Path, repeats: int) -> list[dict]:
+def throughput_rows(teacher: Path, spec: ModelSpec, files: list[ImageItem], work: Path, repeats: int) -> list[dict]:
     """Per (size, batch): ``repeats`` label runs, each between two bare runs; the median ratio is reported."""
     torch.manual_seed(0)
     eager = build_model(spec).eval()
     rows = []
     for size in (256, 384):
-        decoded = np.stack([resize_to(read_gray(f), size, size) for f in files])
+        decoded = np.stack([resize_to(f.read_gray(), size, size) for f in files])
         for batch in (1, 8):
             segmenter = OnnxSegmenter(teacher, device="cpu", threads=THREADS, size=size)
             batches = [segmenter.preprocess(decoded[i:i + batch]) for i in range(0, len(decoded), batch)]
@@ -82,7 +83,7 @@ def throughput_rows(teacher: Path, spec: ModelSpec, files: list[Path], work: Pat
             bare = [bare_rate(segmenter, batches)]
             labeled = []
             for _ in range(repeats):
-                result = label([teacher], files[0].parent, work / f"label-{size}-{batch}", config,
+                result = label([teacher], files[0].path.parent, work / f"label-{size}-{batch}", config,
                                manifest=work / "files.csv", force=True)
                 labeled.append(result.images_per_s)
                 bare.append(bare_rate(segmenter, batches))
@@ -127,12 +128,12 @@ print(json.dumps({'images': result.processed, 'seconds': time.perf_counter() - s
 """
 
 
-def memory_row(files: list[Path], count: int, work: Path) -> dict:
+def memory_row(files: list[ImageItem], count: int, work: Path) -> dict:
     tiny = export_teacher(ModelSpec("unet", width=0.125), work)
     big = work / "big"
     big.mkdir()
     for index in range(count):
-        source = files[index % len(files)]
+        source = files[index % len(files)].path
         os.link(source, big / f"{index:05d}_{source.name}")
     done = subprocess.run([sys.executable, "-c", _CHILD, str(tiny), str(big), str(work / "big-out")],
                           capture_output=True, text=True, check=True)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nakt_edge.data.images import read_gray, resize_to
+from nakt_edge.data.images import resize_to
 from nakt_edge.data.pairing import list_images
 from nakt_edge.labeling.fusion import staple
 from nakt_edge.provenance import machine, sha256_file, versions
@@ -85,7 +85,7 @@ def main() -> None:
     segmenters = [OnnxSegmenter(t, device="cpu", threads=args.threads, size=SIZE) for t in args.teachers]
     decisions = np.empty((len(files), 4, SIZE, SIZE), bool)
     for start in range(0, len(files), 8):
-        batch = np.stack([resize_to(read_gray(f), SIZE, SIZE) for f in files[start:start + 8]])
+        batch = np.stack([resize_to(f.read_gray(), SIZE, SIZE) for f in files[start:start + 8]])
         decisions[start:start + len(batch)] = np.stack([s.predict(batch) > 0.5 for s in segmenters], axis=1)
     timings = {}
     posteriors = {}

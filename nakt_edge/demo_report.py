@@ -44,7 +44,7 @@ def prediction_grid(out: Path, count: int = 6) -> Path:
     """Rows: test phantoms; columns: image, ground truth, teacher, student (threshold 0.5)."""
     samples = collect_samples(out / "data" / "test" / "images", out / "data" / "test" / "masks")
     picked = [s for s in samples if read_masks_merged(s.masks).any()][:count]
-    images = [read_gray(s.image) for s in picked]
+    images = [s.image.read_gray() for s in picked]
     masks = [read_masks_merged(s.masks) for s in picked]
     predictions = {}
     for name in ("teacher", "student"):

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from nakt_edge.confidence import DEFAULT_SCORE, confidence_scores
-from nakt_edge.data.images import read_gray, read_masks_merged, resize_to
+from nakt_edge.data.images import read_masks_merged, resize_to
 from nakt_edge.data.pairing import Sample, collect_samples
 from nakt_edge.errors import InputError
 from nakt_edge.metrics import Spacing, assd, dice, hd95, iou, ktc, mean_std
@@ -98,7 +98,7 @@ def evaluate_samples(predictor: Predictor, samples: Sequence[Sample], *, referen
     reporter.start("evaluate", f"evaluating {predictor.name}", len(samples))
     for start in range(0, len(samples), batch_size):
         chunk = samples[start:start + batch_size]
-        images = [read_gray(s.image) for s in chunk]
+        images = [s.image.read_gray() for s in chunk]
         masks = [read_masks_merged(s.masks) for s in chunk]
         for sample, image, mask in zip(chunk, images, masks):
             if image.shape != mask.shape:

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from nakt_edge.confidence import SCORES, confidence_scores
-from nakt_edge.data.images import read_gray, read_masks_merged
+from nakt_edge.data.images import read_masks_merged
 from nakt_edge.data.pairing import collect_samples
 from nakt_edge.metrics import dice
 from nakt_edge.runtime.predictor import OnnxPredictor
@@ -30,7 +30,7 @@ def evaluate(model: Path, busi: Path) -> dict:
     samples = collect_samples(busi / "images", busi / "masks", manifest=busi / "manifest.csv", split="test")
     dices, scores = [], {k: [] for k in SCORES}
     for sample in samples:
-        prob = predictor.predict(read_gray(sample.image)[None])[0]
+        prob = predictor.predict(sample.image.read_gray()[None])[0]
         dices.append(dice(prob > predictor.threshold, read_masks_merged(sample.masks)))
         for key, value in confidence_scores(prob, predictor.threshold).items():
             scores[key].append(value)

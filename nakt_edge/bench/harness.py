@@ -24,7 +24,7 @@ from nakt_edge.bench.flops import count_gflops
 from nakt_edge.bench.peak import sgemm_peak_gflops
 from nakt_edge.bench.runners import Runner, canonical_runtime, ort_runner, torch_runner
 from nakt_edge.bench.timing import time_callable
-from nakt_edge.data.images import read_gray, resize_to
+from nakt_edge.data.images import resize_to
 from nakt_edge.data.pairing import collect_samples, list_images
 from nakt_edge.data.phantoms import make_phantom
 from nakt_edge.errors import DeviceError, InputError
@@ -97,7 +97,7 @@ def _inputs(images: Path | None, batch: int, size: int) -> np.ndarray:
     """``batch`` gray images for end-to-end timing: real ones when given, else phantoms at 1.5 x size."""
     if images is not None:
         files = list_images(images)
-        picked = [read_gray(files[i % len(files)]) for i in range(batch)]
+        picked = [files[i % len(files)].read_gray() for i in range(batch)]
         height, width = picked[0].shape
         return np.stack([resize_to(p, height, width) for p in picked])
     native = int(size * 1.5)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from nakt_edge.data.augment import PairAugmenter
-from nakt_edge.data.images import read_gray_u8, read_masks_merged, read_soft_mask, resize_to
+from nakt_edge.data.images import read_masks_merged, read_soft_mask, resize_to
 from nakt_edge.data.pairing import Sample
 from nakt_edge.errors import InputError
 from nakt_edge.progress import Reporter
@@ -41,7 +41,7 @@ class ArraySet:
 
 
 def _load_labeled(sample: Sample, size: int) -> tuple[np.ndarray, np.ndarray]:
-    image = read_gray_u8(sample.image)
+    image = sample.image.read_gray_u8()
     mask = read_masks_merged(sample.masks)
     if mask.shape != image.shape:
         raise InputError(
@@ -54,13 +54,13 @@ def _load_labeled(sample: Sample, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _load_soft(sample: Sample, size: int) -> tuple[np.ndarray, np.ndarray]:
-    image = read_gray_u8(sample.image)
+    image = sample.image.read_gray_u8()
     target = resize_to(read_soft_mask(sample.masks[0]), size, size)
     return resize_to(image, size, size), np.round(np.clip(target, 0, 1) * 255).astype(np.uint8)
 
 
 def _load_unlabeled(sample: Sample, size: int) -> tuple[np.ndarray, np.ndarray]:
-    return resize_to(read_gray_u8(sample.image), size, size), np.zeros((size, size), np.uint8)
+    return resize_to(sample.image.read_gray_u8(), size, size), np.zeros((size, size), np.uint8)
 
 
 def load_samples(

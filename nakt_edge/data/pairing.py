@@ -9,23 +9,23 @@ by OR. A manifest CSV (``file`` and ``split`` columns, optional ``group``) selec
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from nakt_edge.data.images import IMAGE_SUFFIXES
+from nakt_edge.data.mask_names import is_mask_file, mask_owner
+from nakt_edge.data.readers.dicom import DICOM_SUFFIXES
+from nakt_edge.data.readers.item import FRAME_MARK, ImageItem, is_image_file, items_of
 from nakt_edge.errors import InputError
 from nakt_edge.outputs import glob_escape
-
-_MASK_STEM = re.compile(r"^(?P<stem>.+)_mask(_\d+)?$")
 
 
 @dataclass(frozen=True)
 class Sample:
     """One image, its mask files (empty when unlabeled) and its leakage group."""
 
-    image: Path
+    image: ImageItem
     masks: tuple[Path, ...] = ()
     group: str = ""
 
@@ -34,32 +34,23 @@ class Sample:
         return self.image.stem
 
 
-def _mask_owner(path: Path) -> str | None:
-    """The image stem a BUSI-style mask file belongs to (``a_mask_2.png`` -> ``a``), else None."""
-    match = _MASK_STEM.match(path.stem)
-    return match.group("stem") if match else None
-
-
-def is_mask_file(path: Path) -> bool:
-    return _mask_owner(path) is not None
-
-
-def list_images(folder: str | Path) -> list[Path]:
-    """Image files directly in ``folder`` (BUSI ``*_mask*`` files excluded), sorted by name."""
+def list_images(folder: str | Path) -> list[ImageItem]:
+    """Images directly in ``folder``, sorted by name: image files (BUSI ``*_mask*`` files excluded) and
+    DICOM files, a multi-frame one as one item per frame (see ``readers.item``)."""
     folder = Path(folder)
     if folder.is_file():
         raise InputError("is a file, not a folder of images", hint="pass the folder that holds it with --images",
                          path=folder)
     if not folder.is_dir():
         raise InputError("image folder not found", hint="pass an existing folder with --images", path=folder)
-    images = sorted(
-        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not is_mask_file(p)
-    )
-    if not images:
+    files = sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p) and not is_mask_file(p))
+    if not files:
         raise InputError(
-            "no images found", hint=f"the folder must hold {', '.join(IMAGE_SUFFIXES)} files", path=folder
+            "no images found",
+            hint=f"the folder must hold {', '.join(IMAGE_SUFFIXES + DICOM_SUFFIXES)} files", path=folder
         )
-    seen: dict[str, Path] = {}
+    images = [item for path in files for item in items_of(path)]
+    seen: dict[str, ImageItem] = {}
     for image in images:
         if image.stem in seen:
             raise InputError(
@@ -71,19 +62,19 @@ def list_images(folder: str | Path) -> list[Path]:
     return images
 
 
-def find_masks(image: Path, masks_dir: Path | None) -> tuple[Path, ...]:
+def find_masks(image: ImageItem, masks_dir: Path | None) -> tuple[Path, ...]:
     """Mask files of ``image``: ``masks_dir/<stem>.*`` first, else ``<stem>_mask*`` files."""
-    folders = [masks_dir] if masks_dir is not None else [image.parent]
+    folders = [masks_dir] if masks_dir is not None else [image.path.parent]
     for folder in folders:
         direct = sorted(
             p for p in folder.glob(f"{glob_escape(image.stem)}.*")
-            if p.suffix.lower() in IMAGE_SUFFIXES and p != image
+            if p.suffix.lower() in IMAGE_SUFFIXES and p != image.path
         )
         if direct:
             return (direct[0],)
         busi = sorted(
             p for p in folder.glob(f"{glob_escape(image.stem)}_mask*")
-            if p.suffix.lower() in IMAGE_SUFFIXES and _mask_owner(p) == image.stem
+            if p.suffix.lower() in IMAGE_SUFFIXES and mask_owner(p) == image.stem
         )
         if busi:
             return tuple(busi)
@@ -104,9 +95,12 @@ def read_manifest(manifest: str | Path) -> list[dict[str, str]]:
 
 
 def select_split(
-    images: list[Path], manifest: str | Path, split: str | None
-) -> tuple[list[Path], dict[str, str]]:
-    """Keep the images listed in ``manifest`` (with ``split``, when given); return them and their groups."""
+    images: list[ImageItem], manifest: str | Path, split: str | None
+) -> tuple[list[ImageItem], dict[str, str]]:
+    """Keep the images listed in ``manifest`` (with ``split``, when given); return them and their groups.
+
+    A row naming a DICOM file (``loop.dcm``) selects all its frames, one naming a frame
+    (``loop.dcm#12``) that frame; without a ``group`` the file's stem is the group."""
     rows = read_manifest(manifest)
     if split is not None:
         if "split" not in rows[0]:
@@ -115,15 +109,17 @@ def select_split(
         if split not in splits:
             raise InputError(f"no split named '{split}'", hint=f"valid splits: {', '.join(splits)}", path=manifest)
         rows = [row for row in rows if row["split"] == split]
-    wanted = {Path(row["file"]).name: row.get("group") or Path(row["file"]).stem for row in rows}
-    selected = [image for image in images if image.name in wanted]
+    wanted = {Path(row["file"]).name: row.get("group") or Path(row["file"].split(FRAME_MARK)[0]).stem
+              for row in rows}
+    chosen = {image.stem: wanted.get(image.name, wanted.get(image.path.name)) for image in images}
+    selected = [image for image in images if chosen[image.stem] is not None]
     if not selected:
         raise InputError(
             "no image of the folder is listed in the manifest",
             hint="the manifest's 'file' column must name files of --images",
             path=manifest,
         )
-    return selected, {image.stem: wanted[image.name] for image in selected}
+    return selected, {image.stem: chosen[image.stem] for image in selected}
 
 
 def collect_samples(
@@ -152,13 +148,13 @@ def collect_samples(
     for image in images:
         masks = find_masks(image, masks_path) if require_masks else ()
         if require_masks and not masks:
-            where = masks_path or image.parent
+            where = masks_path or image.path.parent
             raise InputError(
                 "image has no mask",
                 hint=f"add {where / (image.stem + '.png')} or {image.stem}_mask.png, or remove the image",
-                path=image,
+                path=image.path,
             )
-        samples.append(Sample(image=image, masks=masks, group=groups.get(image.stem, image.stem)))
+        samples.append(Sample(image=image, masks=masks, group=groups.get(image.stem, image.group)))
     return samples
 
 
@@ -187,7 +183,7 @@ def collect_unlabeled(
                 if len(folders) == 1 or "no image of the folder" not in error.message:
                     raise
         prefix = f"{index}:" if len(folders) > 1 else ""
-        samples.extend(Sample(image, (), prefix + groups.get(image.stem, image.stem)) for image in images)
+        samples.extend(Sample(image, (), prefix + groups.get(image.stem, image.group)) for image in images)
     if manifest is not None and not matched:
         raise InputError("no image of any --images folder is listed in the manifest",
                          hint="the manifest's 'file' column must name files of one of the folders", path=manifest)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nakt_edge.data.images import read_gray, resize_to
+from nakt_edge.data.images import resize_to
 from nakt_edge.data.pairing import collect_samples
 from nakt_edge.data.phantoms import make_phantom
 from nakt_edge.errors import GateError, InputError, ParityError
@@ -59,7 +59,7 @@ def sample_images(folder: str | Path | None, size: int, count: int, seed: int = 
         return np.stack([make_phantom("breast", size, seed, i).image for i in range(count)]).astype(np.float32) / 255
     files = [s.image for s in collect_samples(folder, manifest=manifest, split=split, require_masks=False)]
     picks = np.linspace(0, len(files) - 1, num=min(count, len(files))).round().astype(int)
-    return np.stack([resize_to(read_gray(files[i]), size, size) for i in sorted(set(picks))])
+    return np.stack([resize_to(files[i].read_gray(), size, size) for i in sorted(set(picks))])
 
 
 def _int8_with_exclusions(prepared: Path, work: Path, calib: np.ndarray, images: np.ndarray, method: str,

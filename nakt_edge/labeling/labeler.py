@@ -24,8 +24,9 @@ import cv2
 import numpy as np
 
 from nakt_edge.config import LabelConfig
-from nakt_edge.data.images import check_working_size, read_gray, resize_to
+from nakt_edge.data.images import check_working_size, resize_to
 from nakt_edge.data.pairing import list_images, select_split
+from nakt_edge.data.readers.item import ImageItem
 from nakt_edge.errors import InputError
 from nakt_edge.labeling.filters import assess, min_pixels_for, quantize
 from nakt_edge.labeling.fusion import StapleResult, fuse, normalised_weights, staple_summary, teacher_agreement
@@ -52,10 +53,10 @@ class LabelResult:
         return self.processed / self.seconds if self.seconds > 0 else float("nan")
 
 
-def _decode(path: Path, size: int) -> np.ndarray | str:
+def _decode(image: ImageItem, size: int) -> np.ndarray | str:
     """The image at the working size, or the reason it cannot be read."""
     try:
-        return resize_to(read_gray(path), size, size)
+        return resize_to(image.read_gray(), size, size)
     except InputError as error:
         return error.message
 
@@ -150,7 +151,7 @@ def label(
         return LabelResult(out, summary, len(pending), len(files) - len(pending), seconds)
 
 
-def _stream(segmenters: list[OnnxSegmenter], pending: list[Path], out: Path, config: LabelConfig,
+def _stream(segmenters: list[OnnxSegmenter], pending: list[ImageItem], out: Path, config: LabelConfig,
             reporter: Reporter, staple_runs: list[StapleResult]) -> None:
     size, batch_size = config.size, config.batch
     alpha = min_pixels_for(size, size, min_pixels=config.min_pixels, min_fraction=config.min_fraction)
@@ -172,7 +173,7 @@ def _stream(segmenters: list[OnnxSegmenter], pending: list[Path], out: Path, con
     # only compete with ONNX Runtime for the cores (restored when labeling ends)
     with ThreadPoolExecutor(readers_count, thread_name_prefix="nakt-read") as readers, \
             ThreadPoolExecutor(1, thread_name_prefix="nakt-write") as writer:
-        queue: deque[tuple[Path, Future]] = deque()
+        queue: deque[tuple[ImageItem, Future]] = deque()
         source = iter(pending)
         writes: deque[Future] = deque()
 

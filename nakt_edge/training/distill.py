@@ -16,6 +16,7 @@ import torch
 from nakt_edge.config import TrainConfig
 from nakt_edge.data.datasets import ArraySet, load_samples, split_by_group
 from nakt_edge.data.pairing import Sample, collect_samples
+from nakt_edge.data.readers.item import item_named
 from nakt_edge.errors import InputError
 from nakt_edge.labeling.pseudo_set import PseudoRow, PseudoSet, open_pseudo_set
 from nakt_edge.models.registry import ModelSpec, build_model, resolve_spec
@@ -28,7 +29,7 @@ TARGETS = ("soft", "hard")
 
 
 def _sample(pseudo: PseudoSet, row: PseudoRow) -> Sample:
-    return Sample(pseudo.images / row.file, (pseudo.mask_path(row),), row.stem)
+    return Sample(item_named(pseudo.images, row.file), (pseudo.mask_path(row),), row.stem)
 
 
 def pseudo_split(pseudo: PseudoSet, val_fraction: float, seed: int, include_excluded: bool = False

@@ -162,7 +162,7 @@ def distill_online(
     val_set = labeler.label_validation(arrays.subset(val_idx)) if val_idx else None
     torch.manual_seed(config.seed)
     model = build_model(spec)
-    counts = {str(folder): sum(1 for s in samples if Path(s.image).parent == Path(folder)) for folder in images}
+    counts = {str(folder): sum(1 for s in samples if s.image.path.parent == Path(folder)) for folder in images}
     meta = {"lineage": {"mode": "on-the-fly", "teachers": [{"path": str(t), "sha256": sha256_file(t)}
                                                            for t in teachers],
                         "teacher_contracts": [s.describe() for s in segmenters],

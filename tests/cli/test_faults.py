@@ -24,12 +24,13 @@ from nakt_edge.cli import app
 from nakt_edge.data.phantoms import write_phantom_set
 
 runner = CliRunner()
+IMAGES = 640  # enough that a kill after 460 rows still lands mid-run on a fast host
 
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("fault-images")
-    write_phantom_set(out, 160, "breast", 64, seed=21)
+    write_phantom_set(out, IMAGES, "breast", 64, seed=21)
     return out / "images"
 
 
@@ -61,22 +62,29 @@ def _assert_same_as(out: Path, reference: Path) -> None:
     assert not list(out.rglob("*.tmp")) and not (out / ".nakt.lock").exists()
 
 
+def _manifest_lines(out: Path) -> int:
+    try:
+        return (out / "manifest.csv").read_bytes().count(b"\n")
+    except OSError:
+        return 0
+
+
 def test_sigkill_during_label_then_rerun_equals_an_uninterrupted_run(tiny_onnx: Path, images: Path,
                                                                      uninterrupted: Path, tmp_path: Path) -> None:
+    """Three kills, each once the manifest holds a random number of rows (so always mid-run, on any host speed)."""
     out = tmp_path / "pseudo"
     chance = random.Random(5)
-    kills = 0
-    for _ in range(3):
+    for kill in range(3):
+        target = chance.randint(10, 150) + 150 * kill  # rows before this kill (of IMAGES)
         process = subprocess.Popen([sys.executable, "-m", "nakt_edge", *_args(tiny_onnx, images, out)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(chance.uniform(2.0, 4.0))  # start-up is ~2 s; then it labels ~100 images/s
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            kills += 1
+        while process.poll() is None and _manifest_lines(out) < target:
+            time.sleep(0.002)
+        assert process.poll() is None, f"labeling finished before the kill at row {target}"
+        process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
         for mask in (out / "masks").glob("*.png") if (out / "masks").is_dir() else []:
             assert cv2.imread(str(mask), cv2.IMREAD_UNCHANGED) is not None, f"truncated mask {mask.name}"
-    assert kills >= 1
     resumed = runner.invoke(app, _args(tiny_onnx, images, out))
     assert resumed.exit_code == 0, resumed.output
     _assert_same_as(out, uninterrupted)
@@ -101,7 +109,7 @@ def test_disk_full_while_labeling_is_one_line_and_resumable(tiny_onnx: Path, ima
     assert full.exit_code == 2, full.output
     error = [line for line in full.output.splitlines() if line.startswith("error:")]
     assert len(error) == 1 and "No space left on device" in error[0] and "re-running the command resumes" in error[0]
-    assert "Traceback" not in full.output and 0 < len(_rows(out)) < 160
+    assert "Traceback" not in full.output and 0 < len(_rows(out)) < IMAGES
     monkeypatch.setattr(labeler, "write_png", real_write)
     resumed = runner.invoke(app, _args(tiny_onnx, images, out))
     assert resumed.exit_code == 0, resumed.output
@@ -127,7 +135,7 @@ def test_a_real_full_tmpfs_while_labeling(tiny_onnx: Path, images: Path, uninter
         assert full.returncode == 2, full.stderr
         assert "No space left on device" in full.stderr and "Traceback" not in full.stderr
         done = len(_rows(out))
-        assert 0 < done < 160
+        assert 0 < done < IMAGES
         assert subprocess.run(["mount", "-o", "remount,size=8m", str(disk)]).returncode == 0  # space freed
         resumed = runner.invoke(app, _args(tiny_onnx, images, out))
         assert resumed.exit_code == 0, resumed.output

@@ -8,6 +8,7 @@ import pytest
 
 from nakt_edge.data.datasets import AugmentedDataset, load_samples, split_by_group
 from nakt_edge.data.pairing import Sample, collect_samples
+from nakt_edge.data.readers.item import ImageItem
 from nakt_edge.errors import InputError
 
 
@@ -39,4 +40,4 @@ def test_mask_of_another_size_is_a_clear_error(tmp_path: Path) -> None:
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((16, 16), np.uint8))
     cv2.imwrite(str(tmp_path / "a_mask.png"), np.zeros((17, 16), np.uint8))
     with pytest.raises(InputError, match="a_mask.png: mask is 16x17 but its image is 16x16"):
-        load_samples([Sample(tmp_path / "a.png", (tmp_path / "a_mask.png",))], 16)
+        load_samples([Sample(ImageItem(tmp_path / "a.png"), (tmp_path / "a_mask.png",))], 16)

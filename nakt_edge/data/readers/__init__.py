@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from nakt_edge.data.images import IMAGE_SUFFIXES, read_gray
-from nakt_edge.data.pairing import is_mask_file
+from nakt_edge.data.mask_names import is_mask_file
 from nakt_edge.data.readers.dicom import DICOM_SUFFIXES, dicom_frames, has_dicom_preamble
 from nakt_edge.data.readers.frame import Frame
 from nakt_edge.data.readers.video import VIDEO_SUFFIXES, video_frames

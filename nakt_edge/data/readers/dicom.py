@@ -46,24 +46,60 @@ def dicom_to_gray(pixels: np.ndarray, photometric: str, bits_stored: int) -> np.
     return 1.0 - gray if pixels.ndim == 2 and photometric == "MONOCHROME1" else gray
 
 
-def dicom_frames(path: Path) -> Iterator[Frame]:
+def _pydicom():  # noqa: ANN202  (the module, imported where DICOM is read)
     try:
         import pydicom
-        from pydicom.pixels import iter_pixels
+        import pydicom.pixels
     except ImportError as error:  # pragma: no cover  (a dependency; only a broken install lacks it)
-        raise InputError("reading DICOM needs pydicom", hint="pip install pydicom", path=path) from error
+        raise InputError("reading DICOM needs pydicom", hint="pip install pydicom") from error
+    return pydicom
+
+
+def _header(path: Path) -> object:
     try:
-        header = pydicom.dcmread(path, stop_before_pixels=True)
+        return _pydicom().dcmread(path, stop_before_pixels=True)
+    except InputError:
+        raise
     except Exception as error:  # noqa: BLE001  (pydicom raises InvalidDicomError and friends)
         raise InputError(f"not a readable DICOM file ({type(error).__name__})", hint="check the file",
                          path=path) from None
+
+
+def _undecodable(path: Path, error: Exception) -> InputError:
+    return InputError(f"cannot decode the DICOM pixel data ({str(error).splitlines()[0][:120]})",
+                      hint="a decoder plugin (pylibjpeg, gdcm) may be needed for this transfer syntax", path=path)
+
+
+_DECODE_ERRORS = (ValueError, RuntimeError, NotImplementedError, AttributeError, KeyError)
+
+
+def dicom_frame_count(path: Path) -> int:
+    """Frames in a DICOM file, from its header alone (NumberOfFrames; 1 when absent)."""
+    return max(1, int(getattr(_header(path), "NumberOfFrames", 1) or 1))
+
+
+def dicom_frames(path: Path) -> Iterator[Frame]:
+    """Every frame of a DICOM file, decoded one at a time (a cine loop never sits in memory whole)."""
+    header = _header(path)
     photometric = str(getattr(header, "PhotometricInterpretation", "MONOCHROME2"))
-    bits = int(getattr(header, "BitsStored", 8))
-    spacing = dicom_spacing_mm(header)
+    bits, spacing = int(getattr(header, "BitsStored", 8)), dicom_spacing_mm(header)
     try:
-        for index, pixels in enumerate(iter_pixels(path)):  # YBR_FULL(_422) -> RGB by pydicom (as_rgb)
+        for index, pixels in enumerate(_pydicom().pixels.iter_pixels(path)):  # YBR -> RGB by pydicom
             yield Frame(index, dicom_to_gray(pixels, photometric, bits), spacing)
-    except (ValueError, RuntimeError, NotImplementedError, AttributeError) as error:
-        raise InputError(f"cannot decode the DICOM pixel data ({str(error).splitlines()[0][:120]})",
-                         hint="a decoder plugin (pylibjpeg, gdcm) may be needed for this transfer syntax",
-                         path=path) from None
+    except _DECODE_ERRORS as error:
+        raise _undecodable(path, error) from None
+
+
+def dicom_frame(path: Path, index: int) -> Frame:
+    """Frame ``index`` of a DICOM file, decoding that frame only (random access for training sets)."""
+    header = _header(path)
+    count = max(1, int(getattr(header, "NumberOfFrames", 1) or 1))
+    if not 0 <= index < count:
+        raise InputError(f"has {count} frame(s), no frame {index}", hint="check the frame index", path=path)
+    photometric = str(getattr(header, "PhotometricInterpretation", "MONOCHROME2"))
+    try:
+        pixels = _pydicom().pixels.pixel_array(path, index=index)
+    except _DECODE_ERRORS as error:
+        raise _undecodable(path, error) from None
+    return Frame(index, dicom_to_gray(pixels, photometric, int(getattr(header, "BitsStored", 8))),
+                 dicom_spacing_mm(header))
