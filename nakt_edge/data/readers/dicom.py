@@ -73,33 +73,40 @@ def _undecodable(path: Path, error: Exception) -> InputError:
 _DECODE_ERRORS = (ValueError, RuntimeError, NotImplementedError, AttributeError, KeyError)
 
 
+def _frame_count(header: object) -> int:
+    return max(1, int(getattr(header, "NumberOfFrames", 1) or 1))
+
+
 def dicom_frame_count(path: Path) -> int:
     """Frames in a DICOM file, from its header alone (NumberOfFrames; 1 when absent)."""
-    return max(1, int(getattr(_header(path), "NumberOfFrames", 1) or 1))
+    return _frame_count(_header(path))
+
+
+def _decode_frame(path: Path, header: object, index: int) -> Frame:
+    """Frame ``index``, decoded alone by ``pixel_array(path, index=...)`` (YBR converted to RGB by pydicom).
+
+    Not ``iter_pixels``: pydicom 3.0.2 steps through native YBR_FULL_422 loops with the frame size of
+    RGB (3 bytes a pixel, not 2), so frame 1 comes out wrong without a word and frame 2 fails."""
+    try:
+        pixels = _pydicom().pixels.pixel_array(path, index=index)
+    except _DECODE_ERRORS as error:
+        raise _undecodable(path, error) from None
+    photometric = str(getattr(header, "PhotometricInterpretation", "MONOCHROME2"))
+    return Frame(index, dicom_to_gray(pixels, photometric, int(getattr(header, "BitsStored", 8))),
+                 dicom_spacing_mm(header))
 
 
 def dicom_frames(path: Path) -> Iterator[Frame]:
     """Every frame of a DICOM file, decoded one at a time (a cine loop never sits in memory whole)."""
     header = _header(path)
-    photometric = str(getattr(header, "PhotometricInterpretation", "MONOCHROME2"))
-    bits, spacing = int(getattr(header, "BitsStored", 8)), dicom_spacing_mm(header)
-    try:
-        for index, pixels in enumerate(_pydicom().pixels.iter_pixels(path)):  # YBR -> RGB by pydicom
-            yield Frame(index, dicom_to_gray(pixels, photometric, bits), spacing)
-    except _DECODE_ERRORS as error:
-        raise _undecodable(path, error) from None
+    for index in range(_frame_count(header)):
+        yield _decode_frame(path, header, index)
 
 
 def dicom_frame(path: Path, index: int) -> Frame:
     """Frame ``index`` of a DICOM file, decoding that frame only (random access for training sets)."""
     header = _header(path)
-    count = max(1, int(getattr(header, "NumberOfFrames", 1) or 1))
+    count = _frame_count(header)
     if not 0 <= index < count:
         raise InputError(f"has {count} frame(s), no frame {index}", hint="check the frame index", path=path)
-    photometric = str(getattr(header, "PhotometricInterpretation", "MONOCHROME2"))
-    try:
-        pixels = _pydicom().pixels.pixel_array(path, index=index)
-    except _DECODE_ERRORS as error:
-        raise _undecodable(path, error) from None
-    return Frame(index, dicom_to_gray(pixels, photometric, int(getattr(header, "BitsStored", 8))),
-                 dicom_spacing_mm(header))
+    return _decode_frame(path, header, index)

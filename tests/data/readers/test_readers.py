@@ -10,7 +10,7 @@ import pytest
 
 from nakt_edge.data.readers import expand_inputs, iter_frames
 from nakt_edge.errors import InputError
-from tests.dicom_files import write_dicom
+from tests.dicom_files import write_dicom, ybr_full_422_luma
 
 RNG = np.random.default_rng(4)
 
@@ -45,6 +45,15 @@ def test_colour_dicom_becomes_luma_like_an_image_file(tmp_path: Path, photometri
     tolerance = 1.01 / 255 if photometric == "RGB" else 3.01 / 255  # YBR_FULL round trip rounds in 8 bits
     assert np.abs(np.stack(got) - reference).max() <= tolerance
     assert next(iter_frames(tmp_path / "c.dcm")).spacing_mm == pytest.approx((0.1, 0.2))
+
+
+def test_native_ybr_full_422_loop_reads_the_stored_luma_on_every_frame(tmp_path: Path) -> None:
+    """pydicom 3.0.2's iter_pixels gets frame 1 of such a loop wrong and fails on frame 2: we must not."""
+    rgb = RNG.integers(40, 216, (4, 24, 32, 3), dtype=np.uint8)
+    got = np.stack([f.gray for f in iter_frames(write_dicom(tmp_path / "y422.dcm", rgb, "YBR_FULL_422"))])
+    assert got.shape == (4, 24, 32)
+    # luma of the RGB pydicom rebuilds is the stored Y (the chroma terms cancel), up to 8-bit rounding
+    assert np.abs(got * 255 - ybr_full_422_luma(rgb)).max() <= 1.0
 
 
 def test_lossless_video_frames_are_the_written_ones(tmp_path: Path) -> None:
