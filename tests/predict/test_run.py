@@ -77,3 +77,23 @@ def test_a_bad_file_is_reported_and_the_rest_goes_on(tiny_onnx: Path, phantom_se
 def test_predict_refuses_a_training_run(tiny_run: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["predict", str(tiny_run), str(tmp_path), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "nakt export" in result.output
+
+
+def test_predict_on_a_native_ybr_full_422_loop_sees_every_frame_right(tiny_onnx: Path, phantom_set: Path,
+                                                                       tmp_path: Path) -> None:
+    """The loop format scanners write (chroma subsampled, uncompressed), spacing from the ultrasound region."""
+    images = sorted((phantom_set / "images").iterdir())[:5]
+    gray = np.stack([np.round(read_gray(p) * 255).astype(np.uint8) for p in images])
+    loop = write_dicom(tmp_path / "cine.dcm", np.repeat(gray[..., None], 3, axis=3), "YBR_FULL_422",
+                       region_delta_cm=(0.01, 0.02))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["predict", str(tiny_onnx), str(loop), "--out", str(out), "--overlay", "--device",
+                                 "cpu"])
+    assert result.exit_code == 0, result.output
+    expected = OnnxPredictor(tiny_onnx, device="cpu").predict(gray.astype(np.float32) / 255) > 0.5
+    rows = _csv(out / "cine.csv")
+    assert len(rows) == 5 and (out / "overlays" / "cine.mp4").is_file()
+    for index, (row, mask) in enumerate(zip(rows, expected)):
+        written = cv2.imread(str(out / "masks" / f"cine_f{index:05d}.png"), cv2.IMREAD_GRAYSCALE) > 127
+        np.testing.assert_array_equal(written, mask)
+        assert float(row["lesion_mm2"]) == round(int(mask.sum()) * 0.1 * 0.2, 4)
