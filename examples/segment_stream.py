@@ -1,7 +1,7 @@
 """Segment a video file or a camera stream with a nakt-edge student; needs only onnxruntime, numpy, opencv.
 
 The student's ``nakt.*`` metadata says how to feed it and read it (layout, channels, input size,
-normalisation, logits or probabilities, sigmoid or softmax, foreground channel, threshold), so this
+normalisation, logits or probabilities, sigmoid or softmax, foreground channel, threshold, temperature), so this
 one file runs any exported student (.onnx, or .ort for ORT Mobile builds) without nakt-edge.
 
     python examples/segment_stream.py models/busi_cmunext_edge.onnx --source scan.mp4 --out overlay.mp4
@@ -41,6 +41,7 @@ class Student:
         self.activation = meta.get("nakt.activation")
         self.foreground = meta.get("nakt.foreground")
         self.threshold = float(meta.get("nakt.threshold", "0.5"))
+        self.temperature = float(meta.get("nakt.temperature", "1"))  # set by nakt calibrate / export --calibrate
 
     @staticmethod
     def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -81,6 +82,9 @@ class Student:
         else:
             shifted = np.exp(raw[0] - raw[0].max(axis=0))
             prob = shifted[foreground] / shifted.sum(axis=0)
+        if self.temperature != 1.0:  # calibrated: sigmoid(logit / T)
+            clipped = np.clip(prob, 1e-7, 1 - 1e-7)
+            prob = 1.0 / (1.0 + np.exp(-np.log(clipped / (1 - clipped)) / self.temperature))
         return np.clip(self._resize(np.ascontiguousarray(prob), *gray.shape), 0.0, 1.0)
 
 

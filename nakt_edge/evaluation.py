@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from nakt_edge.calibration import Reliability
 from nakt_edge.confidence import DEFAULT_SCORE, confidence_scores
 from nakt_edge.data.images import read_masks_merged, resize_to
 from nakt_edge.data.pairing import Sample, collect_samples
@@ -38,6 +39,7 @@ class ModelScores:
 
     name: str
     rows: list[dict[str, Any]] = field(default_factory=list)
+    reliability: Reliability = field(default_factory=Reliability)
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"model": self.name, "images": len(self.rows)}
@@ -46,6 +48,10 @@ class ModelScores:
             out[f"{key}_mean"], out[f"{key}_std"], out[f"{key}_n"] = mean, std, count
         mean, std, count = mean_std([row["dice"] for row in self.rows if row["lesion"]])
         out["dice_lesion_mean"], out["dice_lesion_std"], out["lesion_images"] = mean, std, count
+        out["ece"] = self.reliability.ece()  # pixel level, native resolution (nakt_edge.calibration)
+        out["reliability"] = self.reliability.table()
+        if self.rows and "out_of_domain" in self.rows[0]:
+            out["out_of_domain_images"] = sum(int(row["out_of_domain"]) for row in self.rows)
         return out
 
 
@@ -72,19 +78,29 @@ class EvalReport:
 
 
 def _score(predictor: Predictor, images: list[np.ndarray], masks: list[np.ndarray], names: list[str],
-           spacing: Spacing | None) -> list[dict]:
+           spacing: Spacing | None, reliability: Reliability) -> list[dict]:
     size = predictor.working_size
     batch = np.stack([resize_to(image, size, size) for image in images])
     probs = predictor.predict(batch)
     rows = []
-    for name, prob, mask in zip(names, probs, masks):
+    for name, image, prob, mask in zip(names, images, probs, masks):
         native = resize_to(prob, *mask.shape)
+        reliability.add(native, mask)
         pred = native > predictor.threshold
-        rows.append({"file": name, "dice": dice(pred, mask), "iou": iou(pred, mask),
-                     "hd95": hd95(pred, mask, spacing), "assd": assd(pred, mask, spacing), "lesion": bool(mask.any()),
-                     "target_pixels": int(mask.sum()), "pred_pixels": int(pred.sum()),
-                     "confidence": confidence_scores(native, predictor.threshold)[DEFAULT_SCORE]})
+        row = {"file": name, "dice": dice(pred, mask), "iou": iou(pred, mask),
+               "hd95": hd95(pred, mask, spacing), "assd": assd(pred, mask, spacing), "lesion": bool(mask.any()),
+               "target_pixels": int(mask.sum()), "pred_pixels": int(pred.sum()),
+               "confidence": confidence_scores(native, predictor.threshold)[DEFAULT_SCORE]}
+        if predictor.ood is not None:
+            row["ood_distance"] = predictor.ood.distance(image)
+            row["out_of_domain"] = row["ood_distance"] > predictor.ood.threshold
+        rows.append(row)
     return rows
+
+
+def reliability_path(report: Path) -> Path:
+    """FILE.reliability.png beside the report FILE.json."""
+    return report.with_name(f"{report.stem}.reliability.png")
 
 
 def evaluate_samples(predictor: Predictor, samples: Sequence[Sample], *, reference: Predictor | None = None,
@@ -105,9 +121,9 @@ def evaluate_samples(predictor: Predictor, samples: Sequence[Sample], *, referen
                 raise InputError(f"mask is {mask.shape[1]}x{mask.shape[0]}, image is {image.shape[1]}x{image.shape[0]}",
                                  hint="masks must have the size of their image", path=sample.masks[0])
         names = [s.image.name for s in chunk]
-        report.model.rows += _score(predictor, images, masks, names, spacing)
+        report.model.rows += _score(predictor, images, masks, names, spacing, report.model.reliability)
         if reference is not None and report.reference is not None:
-            report.reference.rows += _score(reference, images, masks, names, spacing)
+            report.reference.rows += _score(reference, images, masks, names, spacing, report.reference.reliability)
         reporter.advance("evaluate", len(chunk))
     reporter.finish("evaluate")
     return report
@@ -160,4 +176,5 @@ def _evaluate(model: str | Path, images: str | Path, masks: str | Path | None, *
         out = Path(out)
         write_json(out, {**report.summary(), "images": report.rows()})
         write_csv(out.with_suffix(".csv"), report.rows())
+        report.model.reliability.plot(reliability_path(out), f"{predictor.name} on {Path(images).name}")
     return report

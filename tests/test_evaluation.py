@@ -17,6 +17,7 @@ class _Oracle:
     name = "oracle"
     working_size = 32
     threshold = 0.5
+    ood = None
 
     def __init__(self, prob: np.ndarray) -> None:
         self.prob = prob

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nakt_edge.cli import (  # noqa: F401  (registers commands)
     bench,
+    calibrate,
     demo,
     distill,
     evaluate,

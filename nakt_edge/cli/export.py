@@ -9,6 +9,7 @@ import typer
 
 from nakt_edge.cli._app import command, console, err_console
 from nakt_edge.cli._options import ForceOpt, ManifestOpt, SplitOpt, ThreadsOpt
+from nakt_edge.cli.calibrate import CalibrateMasksOpt, print_calibration
 
 
 @command("export")
@@ -32,6 +33,10 @@ def export(
     atol: Annotated[float, typer.Option("--atol", help="Max |logit difference| allowed vs PyTorch.")] = 1e-3,
     file_format: Annotated[str, typer.Option(
         "--format", help="onnx, or ort: also the ONNX Runtime format (.ort, for ORT Mobile) beside it.")] = "onnx",
+    calibrate: Annotated[Optional[Path], typer.Option(
+        "--calibrate", help="Fit a temperature and an out-of-domain reference on this pseudo-labeled set or "
+                            "labeled image folder, stored in the metadata.")] = None,
+    calibrate_masks: CalibrateMasksOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Export a run to ONNX and check it: parity vs PyTorch, then accuracy/speed gates for FP16/INT8."""
@@ -43,7 +48,8 @@ def export(
     result = export_model(run, out, precision=precision, calib=calib, val=val, calib_images=calib_images,
                           manifest=manifest, split=split, calib_method=calib_method, max_dice_drop=max_dice_drop,
                           threads=threads, atol=atol, opset=opset, exporter=exporter,
-                          ort_format=file_format == "ort", force=force)
+                          ort_format=file_format == "ort", calibrate=calibrate, calibrate_masks=calibrate_masks,
+                          force=force)
     for check in result.parity.checks:
         console.print(check.line(), highlight=False)
     for gate in result.gates:
@@ -53,6 +59,8 @@ def export(
     if result.forced:
         err_console.print("[yellow]warning:[/] a gate failed; written anyway because of --force (recorded in "
                           "the nakt.gates metadata)")
+    if result.calibration is not None:
+        print_calibration(result.calibration)
     console.print(f"wrote {result.path} ({result.size_bytes / 1e6:.2f} MB, {result.precision}, "
                   f"parity on {result.parity.images} images)")
     if result.ort_path is not None and result.ort_parity is not None:

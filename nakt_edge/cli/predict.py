@@ -42,6 +42,9 @@ def predict_command(
                   str(len(summary["failed"])), str(summary["frames_per_s"]), str(summary["p50_ms"]),
                   str(summary["p95_ms"]), summary["provider"])
     console.print(table)
+    if summary["out_of_domain_frames"]:
+        console.print(f"[yellow]{summary['out_of_domain_frames']} frame(s) out of domain[/] (unlike the model's "
+                      "calibration images; flagged in the CSV and overlays)")
     console.print(f"wrote {out}/masks, {out}/<input>.csv, {out}/summary.json")
     if summary["failed"]:
         raise typer.Exit(code=1)

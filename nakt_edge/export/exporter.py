@@ -23,6 +23,7 @@ from nakt_edge.data.images import resize_to
 from nakt_edge.data.pairing import collect_samples
 from nakt_edge.data.phantoms import make_phantom
 from nakt_edge.errors import GateError, InputError, ParityError
+from nakt_edge.export.calibrate import calibrate_file
 from nakt_edge.export.gates import GateResult, accuracy_gate, speed_gate
 from nakt_edge.export.metadata import student_metadata
 from nakt_edge.export.onnx_export import DEFAULT_OPSET, set_metadata, torch_to_onnx
@@ -49,6 +50,7 @@ class ExportResult:
     forced: bool = False
     ort_path: Path | None = None
     ort_parity: dict[str, Any] | None = None
+    calibration: dict[str, Any] | None = None  # the nakt.calibration report when --calibrate was given
 
 
 def sample_images(folder: str | Path | None, size: int, count: int, seed: int = 1234, *,
@@ -104,6 +106,8 @@ def export_model(
     opset: int = DEFAULT_OPSET,
     exporter: str = "legacy",
     ort_format: bool = False,
+    calibrate: str | Path | None = None,
+    calibrate_masks: str | Path | None = None,
     force: bool = False,
 ) -> ExportResult:
     """Export the best weights of ``run`` to ``out`` in ``precision`` and check it.
@@ -115,6 +119,8 @@ def export_model(
         max_dice_drop: accuracy gate, default 0.005 (FP16) / 0.01 (INT8).
         threads: ORT threads for the speed gate (None: ORT's default, all cores).
         ort_format: also write ``out`` with suffix .ort (ONNX Runtime format for ORT Mobile), checked for parity.
+        calibrate, calibrate_masks: fit a temperature and an OOD reference on this set (nakt_edge.export.calibrate)
+            and store them in the written file.
         force: overwrite ``out`` and write even when a gate fails (recorded in the metadata).
 
     Raises:
@@ -170,6 +176,8 @@ def export_model(
                 extra["calibration"] = {"images": len(calibration), "method": calib_method, "source": str(calib),
                                         "split": split, "excluded_nodes": excluded}
             set_metadata(candidate, student_metadata(info, precision, extra))
+            calibration = calibrate_file(candidate, calibrate, calibrate_masks, manifest=manifest, split=split
+                                         ).report if calibrate is not None else None
             ort_parity = to_ort_format(candidate, work / "model.ort", check_images) if ort_out else None
             with atomic_path(out) as target:
                 shutil.copyfile(candidate, target)
@@ -177,7 +185,7 @@ def export_model(
                 with atomic_path(ort_out) as target:
                     shutil.copyfile(work / "model.ort", target)
         return ExportResult(out, precision, parity, out.stat().st_size, gates, excluded, bool(failed_gates),
-                            ort_out, ort_parity)
+                            ort_out, ort_parity, calibration)
 
 
 def _gate_text(gate: GateResult) -> str:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nakt_edge.data.pairing import Sample
+from nakt_edge.data.readers.item import item_named
 from nakt_edge.errors import InputError
 from nakt_edge.outputs import read_json
 
@@ -116,6 +118,10 @@ class PseudoSet:
 
     def mask_path(self, row: PseudoRow) -> Path:
         return self.path / "masks" / f"{row.stem}.png"
+
+    def sample(self, row: PseudoRow) -> Sample:
+        """The row's image with its pseudo mask as the (soft) target."""
+        return Sample(item_named(self.images, row.file), (self.mask_path(row),), row.stem)
 
 
 def open_pseudo_set(path: str | Path, images: str | Path | None = None) -> PseudoSet:

@@ -3,8 +3,9 @@
 For each input it writes masks/<stem>.png (one frame) or masks/<stem>_f<NNNNN>.png (a loop or
 video), optional overlays (PNG per frame, and an MP4 for loops and videos) and <stem>.csv with
 per-frame lesion area in pixels (and mm^2 when the DICOM gives the spacing), the mean foreground
-probability, the confidence scores (nakt_edge.confidence; frames below ``flag_below`` are flagged,
-and drawn in orange with a label on the overlay) and the model latency. Inputs whose CSV exists
+probability, the confidence scores (nakt_edge.confidence), for a calibrated model the distance to its
+out-of-domain reference (nakt_edge.ood, ``nakt.ood``) and the model latency. Frames below ``flag_below``
+or out of domain are flagged, and drawn in orange with a label on the overlay. Inputs whose CSV exists
 are done: a re-run skips them, so an interrupted run resumes; ``force`` redoes everything. A file
 that cannot be read is reported and skipped; the rest goes on. Every file is written atomically
 (the CSV last, as the input's commit).
@@ -30,8 +31,8 @@ from nakt_edge.progress import Reporter
 from nakt_edge.runtime.predictor import OnnxPredictor
 
 log = logging.getLogger("nakt_edge")
-CSV_COLUMNS = ("frame", "lesion_pixels", "lesion_mm2", "mean_probability", "confidence", *SCORES, "flagged",
-               "latency_ms")
+CSV_COLUMNS = ("frame", "lesion_pixels", "lesion_mm2", "mean_probability", "confidence", *SCORES, "ood_distance",
+               "out_of_domain", "flagged", "latency_ms")
 
 
 @dataclass
@@ -43,6 +44,7 @@ class PredictResult:
     inputs_skipped: list[str] = field(default_factory=list)  # already done (resume)
     failed: dict[str, str] = field(default_factory=dict)  # input -> why it was skipped
     latencies_ms: list[float] = field(default_factory=list)
+    out_of_domain: int = 0  # frames beyond the model's nakt.ood reference
     seconds: float = 0.0
 
     def summary(self) -> dict[str, Any]:
@@ -51,7 +53,8 @@ class PredictResult:
                 "failed": self.failed, "provider": self.provider, "seconds": round(self.seconds, 3),
                 "frames_per_s": round(self.frames / self.seconds, 2) if self.seconds > 0 else None,
                 "p50_ms": round(float(np.percentile(lat, 50)), 3) if lat.size else None,
-                "p95_ms": round(float(np.percentile(lat, 95)), 3) if lat.size else None}
+                "p95_ms": round(float(np.percentile(lat, 95)), 3) if lat.size else None,
+                "out_of_domain_frames": self.out_of_domain}
 
 
 def _batches(frames: Iterator[Frame], size: int) -> Iterator[list[Frame]]:
@@ -83,7 +86,10 @@ def _predict_input(model: OnnxPredictor, path: Path, out: Path, threshold: float
                 name = path.stem if single else f"{path.stem}_f{frame.index:05d}"
                 mask = prob > threshold
                 scores = confidence_scores(prob, threshold)
-                flagged = flag_below is not None and scores[DEFAULT_SCORE] < flag_below
+                distance = model.ood.distance(frame.gray) if model.ood is not None else None
+                strange = distance is not None and distance > model.ood.threshold
+                result.out_of_domain += int(strange)
+                flagged = strange or (flag_below is not None and scores[DEFAULT_SCORE] < flag_below)
                 write_png(out / "masks" / f"{name}.png", mask.astype(np.uint8) * 255)
                 if with_overlay:
                     image = overlay(frame.gray, mask, flagged=flagged)
@@ -98,6 +104,8 @@ def _predict_input(model: OnnxPredictor, path: Path, out: Path, threshold: float
                              "mean_probability": round(float(prob.mean()), 6),
                              "confidence": round(scores[DEFAULT_SCORE], 6),
                              **{k: round(v, 6) for k, v in scores.items()},
+                             "ood_distance": round(distance, 4) if distance is not None else "",
+                             "out_of_domain": int(strange) if distance is not None else "",
                              "flagged": int(flagged),
                              "latency_ms": round(per_frame, 3)})
                 result.latencies_ms.append(per_frame)

@@ -113,7 +113,20 @@ class OnnxSegmenter:
         return np.concatenate(outputs)
 
     def postprocess(self, raw: np.ndarray, height: int, width: int) -> np.ndarray:
-        """The raw output -> foreground probabilities (N, height, width) float32."""
+        """The raw output -> foreground probabilities (N, height, width) float32, temperature-scaled when the
+        model states a ``nakt.temperature`` (calibration, nakt_edge.calibration)."""
+        if self.spec.temperature != 1.0:
+            prob = 1.0 / (1.0 + np.exp(-self.foreground_logits(raw) / self.spec.temperature))
+        else:
+            prob = self._foreground(raw, logits=False)
+        return np.clip(resize_stack(np.ascontiguousarray(prob, np.float32), height, width), 0.0, 1.0)
+
+    def foreground_logits(self, raw: np.ndarray) -> np.ndarray:
+        """The foreground logit z (N, h, w) at the model's output size, p = sigmoid(z): a sigmoid logit, the
+        log-odds of a softmax's foreground against the other classes, or the logit of a stated probability."""
+        return self._foreground(raw, logits=True)
+
+    def _foreground(self, raw: np.ndarray, *, logits: bool) -> np.ndarray:
         raw = raw.astype(np.float32, copy=False)
         if raw.ndim == 3:
             raw = raw[:, None]
@@ -136,12 +149,21 @@ class OnnxSegmenter:
                                  hint="set nakt.foreground in the sidecar", path=self.path)
         if self.spec.output == "probabilities":
             prob = raw[:, foreground]
+            if logits:
+                clipped = np.clip(prob, 1e-7, 1 - 1e-7)
+                return np.log(clipped / (1 - clipped))
         elif activation == "sigmoid":
+            if logits:
+                return raw[:, foreground]
             prob = 1.0 / (1.0 + np.exp(-raw[:, foreground]))
+        elif logits:
+            others = np.delete(raw, foreground, axis=1)
+            peak = others.max(axis=1)
+            return raw[:, foreground] - (peak + np.log(np.exp(others - peak[:, None]).sum(axis=1)))
         else:
             shifted = np.exp(raw - raw.max(axis=1, keepdims=True))
             prob = shifted[:, foreground] / shifted.sum(axis=1)
-        return np.clip(resize_stack(np.ascontiguousarray(prob, np.float32), height, width), 0.0, 1.0)
+        return prob
 
     def _check_plausible(self, raw: np.ndarray) -> None:
         """On the first batch: finite values, at most 32 classes, probabilities that are probabilities."""

@@ -13,6 +13,7 @@ import numpy as np
 
 from nakt_edge.data.images import resize_stack
 from nakt_edge.errors import InputError
+from nakt_edge.ood import IntensityReference
 
 DEFAULT_SIZE = 384  # the paper's working size, for foreign ONNX models with a dynamic input
 
@@ -21,6 +22,7 @@ class Predictor(Protocol):
     name: str
     working_size: int
     threshold: float
+    ood: IntensityReference | None  # the out-of-domain reference an exported model carries (nakt.ood)
 
     def predict(self, images: np.ndarray) -> np.ndarray: ...
 
@@ -37,6 +39,7 @@ class OnnxPredictor:
         static = self.segmenter.spec.size
         self.working_size = static[0] if static else (size or DEFAULT_SIZE)
         self.threshold = float(self.segmenter.metadata.get("nakt.threshold", 0.5))
+        self.ood = IntensityReference.from_metadata(self.segmenter.metadata.get("nakt.ood"))
         self.provider = self.segmenter.provider
 
     def predict(self, images: np.ndarray) -> np.ndarray:
@@ -60,6 +63,7 @@ class TorchPredictor:
         self.name = Path(run_dir).name
         self.working_size = self.info.size
         self.threshold = self.info.threshold
+        self.ood = None  # calibration and the OOD reference belong to exported files
         self.provider = f"torch-{self.device.type}"
 
     def predict(self, images: np.ndarray) -> np.ndarray:

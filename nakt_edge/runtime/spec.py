@@ -14,7 +14,8 @@ from typing import Any
 
 from nakt_edge.errors import ModelSpecError
 
-KEYS = ("layout", "channels", "size", "normalize", "output", "activation", "foreground", "output_layout")
+KEYS = ("layout", "channels", "size", "normalize", "output", "activation", "foreground", "output_layout",
+        "temperature")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 _PROBABILITY_OPS = ("Sigmoid", "Softmax")
@@ -32,6 +33,7 @@ class TeacherSpec:
     activation: str | None = None  # None: sigmoid for 1 output channel, softmax otherwise
     foreground: int | None = None  # None: 1 for softmax, 0 for sigmoid
     output_layout: str | None = None  # inferred from the output shape; None only for (N, H, W) outputs
+    temperature: float = 1.0  # foreground probability = sigmoid(foreground logit / temperature) (calibration)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,6 +53,8 @@ class TeacherSpec:
             props["nakt.foreground"] = str(self.foreground)
         if self.output_layout:
             props["nakt.output_layout"] = self.output_layout
+        if self.temperature != 1.0:
+            props["nakt.temperature"] = f"{self.temperature:.6g}"
         return props
 
     def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...], float]:
@@ -221,8 +225,14 @@ def _parse(values: dict[str, str], where: Path) -> TeacherSpec:
         foreground = int(values["foreground"]) if "foreground" in values else None
     except ValueError:
         raise bad("foreground", "a channel index such as 1") from None
+    try:
+        temperature = float(values.get("temperature", "1"))
+    except ValueError:
+        raise bad("temperature", "a positive number such as 1.4") from None
+    if not 0.01 <= temperature <= 100:
+        raise bad("temperature", "a positive number between 0.01 and 100")
     return TeacherSpec(layout, int(values["channels"]), size, normalize, output, activation, foreground,
-                       output_layout.upper() if output_layout else None)
+                       output_layout.upper() if output_layout else None, temperature)
 
 
 def resolve_spec(

@@ -16,9 +16,8 @@ import torch
 from nakt_edge.config import TrainConfig
 from nakt_edge.data.datasets import ArraySet, load_samples, split_by_group
 from nakt_edge.data.pairing import Sample, collect_samples
-from nakt_edge.data.readers.item import item_named
 from nakt_edge.errors import InputError
-from nakt_edge.labeling.pseudo_set import PseudoRow, PseudoSet, open_pseudo_set
+from nakt_edge.labeling.pseudo_set import PseudoSet, open_pseudo_set
 from nakt_edge.models.registry import ModelSpec, build_model, resolve_spec
 from nakt_edge.progress import Reporter
 from nakt_edge.training.loop import FitResult, fit
@@ -26,10 +25,6 @@ from nakt_edge.training.run import prepare_run_dir
 from nakt_edge.training.train import check_size_for
 
 TARGETS = ("soft", "hard")
-
-
-def _sample(pseudo: PseudoSet, row: PseudoRow) -> Sample:
-    return Sample(item_named(pseudo.images, row.file), (pseudo.mask_path(row),), row.stem)
 
 
 def pseudo_split(pseudo: PseudoSet, val_fraction: float, seed: int, include_excluded: bool = False
@@ -43,8 +38,8 @@ def pseudo_split(pseudo: PseudoSet, val_fraction: float, seed: int, include_excl
     """
     rows = [r for r in pseudo.rows if not r.reason.startswith("unreadable")]
     train_idx, val_idx = split_by_group([r.stem for r in rows], val_fraction, seed)
-    train = [_sample(pseudo, rows[i]) for i in train_idx if rows[i].kept or include_excluded]
-    val = [_sample(pseudo, rows[i]) for i in val_idx if rows[i].kept or rows[i].reason == "few_pixels"
+    train = [pseudo.sample(rows[i]) for i in train_idx if rows[i].kept or include_excluded]
+    val = [pseudo.sample(rows[i]) for i in val_idx if rows[i].kept or rows[i].reason == "few_pixels"
            or include_excluded]
     if not train:
         raise InputError("the pseudo-labeled set keeps no image for training",

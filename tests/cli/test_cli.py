@@ -164,6 +164,7 @@ def test_export_passes_precision_and_gates() -> None:
         api.return_value.parity.checks = []
         api.return_value.gates, api.return_value.excluded_nodes, api.return_value.forced = [], [], False
         api.return_value.size_bytes, api.return_value.parity.images, api.return_value.ort_path = 1000, 8, None
+        api.return_value.calibration = None
         result = runner.invoke(app, ["export", "RUN", "--out", "m.onnx", "--precision", "int8", "--calib", "C",
                                      "--calib-method", "entropy", "--max-dice-drop", "0.02", "--threads", "2"])
     assert result.exit_code == 0, result.output
