@@ -101,7 +101,7 @@ def label(
 
     Args:
         teachers: ONNX files; each is described by its nakt.* metadata, its sidecar and ``overrides``.
-        images: folder of unlabeled (transferal) images.
+        images: folder of unlabeled (transferal) images; DICOM files in it give one image per frame.
         out: output folder (see ``nakt_edge.labeling.pseudo_set``); re-running resumes it.
         config: fusion, alpha/beta filter, working size, device, batch and threads.
         manifest, split: label only the images of one split of a manifest CSV.

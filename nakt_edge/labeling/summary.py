@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from nakt_edge.config import LabelConfig
+from nakt_edge.data.readers.item import ImageItem
 from nakt_edge.labeling.entropy_plot import plot_entropy_histogram
 from nakt_edge.labeling.filters import min_pixels_for
 from nakt_edge.labeling.pseudo_set import read_rows
@@ -38,7 +39,7 @@ def counts_of(reasons: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def finalize(out: Path, images: str | Path, files: Sequence[Path], segmenters: Sequence[OnnxSegmenter],
+def finalize(out: Path, images: str | Path, files: Sequence[ImageItem], segmenters: Sequence[OnnxSegmenter],
              hashes: Sequence[str], config: LabelConfig, *, manifest: str | Path | None, split: str | None,
              run: dict[str, Any]) -> dict[str, Any]:
     """Write summary.json and entropy_hist.png for the rows of the current image list; return the summary."""
