@@ -19,6 +19,9 @@ def _check(ok: bool, message: str, hint: str) -> None:
         raise InputError(message, hint=hint)
 
 
+AMP_MODES = ("auto", "bf16", "fp16", "off")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Training, distillation and fine-tuning (paper Sec. 4.2: Dice + BCE, Adam 1e-4, batch 4)."""
@@ -30,7 +33,7 @@ class TrainConfig:
     val_fraction: float = 0.2  # share of images held out for validation, split by group
     seed: int = 0
     device: Device = "auto"
-    amp: bool = True  # mixed precision, CUDA only
+    amp: str = "auto"  # mixed precision: auto (bf16 on CUDA, off on the CPU), bf16, fp16 (CUDA only) or off
     augment: bool = True  # the paper's five augmentations
     hard_targets: bool = True  # threshold targets at 0.5 (pseudo masks: --targets hard)
     threshold: float = 0.5  # probability above which a pixel is foreground
@@ -43,7 +46,10 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        if isinstance(values.get("amp"), bool):  # runs written before --amp took a precision
+            values["amp"] = "auto" if values["amp"] else "off"
+        return cls(**values)
 
     def with_(self, **changes: Any) -> TrainConfig:
         return replace(self, **changes)
@@ -58,7 +64,21 @@ class TrainConfig:
         _check(self.size >= 16, f"--size must be at least 16 (got {self.size})", "e.g. --size 256")
         _check(0 < self.threshold < 1, f"threshold must be in (0, 1) (got {self.threshold})", "use 0.5")
         _check(self.workers >= 0, f"--workers must be >= 0 (got {self.workers})", "0 loads in the training process")
+        _check(self.amp in AMP_MODES, f"--amp must be one of {', '.join(AMP_MODES)} (got {self.amp})",
+               "bf16 on recent GPUs, fp16 on older ones, off for FP32")
+        if self.amp == "fp16" and self.device != "cuda":
+            from nakt_edge.runtime.devices import torch_device
+
+            self.effective_amp(torch_device(self.device).type)  # refused before a run folder exists
         return self
+
+    def effective_amp(self, device_type: str) -> str:
+        """The autocast precision that really runs on ``device_type``: bf16, fp16 or off."""
+        if self.amp == "auto":
+            return "bf16" if device_type == "cuda" else "off"
+        _check(not (self.amp == "fp16" and device_type != "cuda"), "--amp fp16 needs a CUDA device",
+               "use --amp bf16 (supported on the CPU) or --amp off")
+        return self.amp
 
 
 @dataclass(frozen=True)

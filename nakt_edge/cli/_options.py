@@ -32,6 +32,8 @@ ValFractionOpt = Annotated[float, typer.Option("--val-fraction", min=0.0, max=0.
 MaxStepsOpt = Annotated[Optional[int], typer.Option("--max-steps", min=1, help="Cap optimizer steps per epoch.")]
 NoAugmentOpt = Annotated[bool, typer.Option("--no-augment", help="Switch off the paper's augmentations.")]
 WorkersOpt = Annotated[int, typer.Option("--workers", min=0, help="DataLoader worker processes.")]
+AmpOpt = Annotated[str, typer.Option(
+    "--amp", help="Mixed precision: auto (bf16 on CUDA, off on the CPU), bf16, fp16 (CUDA) or off.")]
 InChannelsOpt = Annotated[int, typer.Option("--in-channels", help="Model input channels: 1 (gray) or 3.")]
 ModelArgOpt = Annotated[list[str], typer.Option(
     "--model-arg", help="Architecture argument KEY=VALUE (a JSON value), e.g. low_stride=4; repeatable.")]

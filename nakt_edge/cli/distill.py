@@ -9,6 +9,7 @@ import typer
 
 from nakt_edge.cli._app import command, console
 from nakt_edge.cli._options import (
+    AmpOpt,
     ArchOpt,
     BatchOpt,
     ContractOpt,
@@ -89,6 +90,7 @@ def distill(
     lr: LrOpt = 1e-4,
     val_fraction: ValFractionOpt = 0.2,
     device: DeviceOpt = "auto",
+    amp: AmpOpt = "auto",
     seed: SeedOpt = 0,
     workers: WorkersOpt = 0,
     max_steps: MaxStepsOpt = None,
@@ -115,7 +117,7 @@ def distill(
         raise InputError("--pseudo takes at most one --images (where its images moved)",
                          hint="pool several sets with several --pseudo instead")
     config = TrainConfig(size=size, epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=val_fraction,
-                         seed=seed, device=device, augment=not no_augment, workers=workers,
+                         seed=seed, device=device, amp=amp, augment=not no_augment, workers=workers,
                          max_steps_per_epoch=max_steps)  # type: ignore[arg-type]
     kwargs = parse_model_args(model_arg)
     with RichReporter() as reporter:
@@ -158,6 +160,7 @@ def finetune(
     lr: LrOpt = 1e-4,
     val_fraction: ValFractionOpt = 0.2,
     device: DeviceOpt = "auto",
+    amp: AmpOpt = "auto",
     seed: SeedOpt = 0,
     max_steps: MaxStepsOpt = None,
     resume: ResumeOpt = False,
@@ -169,7 +172,7 @@ def finetune(
 
     base = read_run_info(run).config
     config = base.with_(epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=val_fraction, device=device,
-                        seed=seed, max_steps_per_epoch=max_steps)
+                        amp=amp, seed=seed, max_steps_per_epoch=max_steps)
     with RichReporter() as reporter:
         result = finetune_api(run, images, masks, out, config=config, manifest=manifest, split=split, limit=limit,
                               resume=resume, force=force, reporter=reporter)

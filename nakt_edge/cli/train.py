@@ -9,6 +9,7 @@ import typer
 
 from nakt_edge.cli._app import command
 from nakt_edge.cli._options import (
+    AmpOpt,
     ArchOpt,
     BatchOpt,
     DeviceOpt,
@@ -55,6 +56,7 @@ def train(
     split: SplitOpt = None,
     limit: LimitOpt = None,
     device: DeviceOpt = "auto",
+    amp: AmpOpt = "auto",
     seed: SeedOpt = 0,
     workers: WorkersOpt = 0,
     max_steps: MaxStepsOpt = None,
@@ -68,7 +70,7 @@ def train(
     from nakt_edge.training.train import train as train_api
 
     config = TrainConfig(size=size, epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=val_fraction,
-                         seed=seed, device=device, augment=not no_augment, workers=workers,
+                         seed=seed, device=device, amp=amp, augment=not no_augment, workers=workers,
                          max_steps_per_epoch=max_steps)  # type: ignore[arg-type]
     with RichReporter() as reporter:
         result = train_api(images, masks, arch, out, encoder=encoder, width=width, in_channels=in_channels,

@@ -67,7 +67,7 @@ class FitResult:
     resumed_from: int = 0
 
 
-def _loader(dataset: AugmentedDataset, config: TrainConfig, epoch: int) -> DataLoader:
+def _loader(dataset: AugmentedDataset, config: TrainConfig, epoch: int, pin_memory: bool = False) -> DataLoader:
     generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
     augmenter = dataset.augmenter
 
@@ -85,6 +85,7 @@ def _loader(dataset: AugmentedDataset, config: TrainConfig, epoch: int) -> DataL
         drop_last=len(dataset) > config.batch_size,  # a batch of 1 breaks BatchNorm after global pooling
         num_workers=config.workers,
         worker_init_fn=init_worker if config.workers else None,
+        pin_memory=pin_memory,  # page-locked batches copy to a GPU asynchronously
     )
 
 
@@ -192,8 +193,9 @@ def _fit(model: nn.Module, spec: ModelSpec, train_set: ArraySet, val_set: ArrayS
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     loss_fn = DiceBCELoss()
-    use_amp = config.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    amp = config.effective_amp(device.type)
+    autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16")  # bf16 keeps FP32's range: no scaling
     counters: dict[str, Any] = {"epoch": 0, "best_val_dice": None, "best_epoch": 0}
     history: list[dict[str, Any]] = []
     identity = {"model": spec.to_dict(), "size": config.size}
@@ -217,6 +219,8 @@ def _fit(model: nn.Module, spec: ModelSpec, train_set: ArraySet, val_set: ArrayS
             "model": spec.to_dict(), "parameters": count_parameters(model), "divisor": get_arch(spec.arch).divisor,
             "input": {"size": config.size, "channels": spec.in_channels, "normalize": "unit", "layout": "NCHW"},
             "threshold": config.threshold, "config": config.to_dict(),
+            "effective": {"device": device.type, "amp": amp, "batch_size": config.batch_size, "lr": config.lr,
+                          "workers": config.workers, "pin_memory": device.type == "cuda"},
             "metrics": {"epochs_done": counters["epoch"], "best_epoch": counters["best_epoch"],
                         "best_val_dice": counters["best_val_dice"], "train_images": len(train_set),
                         "val_images": len(val_set) if val_set is not None else 0},
@@ -231,7 +235,7 @@ def _fit(model: nn.Module, spec: ModelSpec, train_set: ArraySet, val_set: ArrayS
         model.train()
         reporter.start("train", f"epoch {epoch}/{config.epochs}", steps)
         total, seen = 0.0, 0
-        for step, (images, targets) in enumerate(_loader(dataset, config, epoch)):
+        for step, (images, targets) in enumerate(_loader(dataset, config, epoch, pin_memory=device.type == "cuda")):
             if step >= steps:
                 break
             if labeler is not None:
@@ -240,8 +244,9 @@ def _fit(model: nn.Module, spec: ModelSpec, train_set: ArraySet, val_set: ArrayS
                     continue
             images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
-                loss = loss_fn(model(images), targets)
+            with torch.autocast(device_type=device.type, dtype=autocast_dtype or torch.float32,
+                                enabled=autocast_dtype is not None):
+                loss = loss_fn(model(images).float(), targets)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()

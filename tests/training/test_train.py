@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file
 
 from nakt_edge.config import TrainConfig
-from nakt_edge.errors import OutputExistsError
+from nakt_edge.errors import InputError, OutputExistsError
 from nakt_edge.training.run import load_run
 from nakt_edge.training.train import train
 
@@ -57,4 +57,23 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(phantom_set: Path
 def test_training_on_cuda_with_amp(phantom_set: Path, tmp_path: Path) -> None:
     result = train(phantom_set / "images", phantom_set / "masks", "unet", tmp_path / "gpu", width=0.125,
                    config=CONFIG.with_(device="cuda", epochs=1))
-    assert result.epochs_done == 1 and json.loads((tmp_path / "gpu" / "model.json").read_text())["config"]["amp"]
+    meta = json.loads((tmp_path / "gpu" / "model.json").read_text())
+    assert result.epochs_done == 1 and meta["effective"]["amp"] == "bf16" and meta["effective"]["pin_memory"]
+
+
+def test_amp_on_the_cpu_auto_is_off_bf16_runs_fp16_is_refused(phantom_set: Path, tmp_path: Path) -> None:
+    args = (phantom_set / "images", phantom_set / "masks", "unet")
+    for amp, expected in (("auto", "off"), ("bf16", "bf16")):
+        result = train(*args, tmp_path / amp, width=0.125, config=CONFIG.with_(device="cpu", amp=amp, epochs=1))
+        effective = json.loads((tmp_path / amp / "model.json").read_text())["effective"]
+        assert effective["amp"] == expected and effective["device"] == "cpu" and result.epochs_done == 1
+        assert result.history[0]["train_loss"] == result.history[0]["train_loss"]  # finite, not NaN
+    with pytest.raises(InputError, match="--amp fp16 needs a CUDA device"):
+        train(*args, tmp_path / "fp16", width=0.125, config=CONFIG.with_(device="cpu", amp="fp16"))
+    assert not (tmp_path / "fp16").exists()  # refused before the run folder exists
+    with pytest.raises(InputError, match="--amp must be one of"):
+        CONFIG.with_(amp="fp8").validate()
+
+
+def test_runs_written_with_a_boolean_amp_still_load() -> None:
+    assert TrainConfig.from_dict({"amp": True}).amp == "auto" and TrainConfig.from_dict({"amp": False}).amp == "off"
