@@ -52,6 +52,9 @@ def label(
     device: DeviceOpt = "auto",
     batch: Annotated[int, typer.Option("--batch", min=1, help="Images per teacher call.")] = 8,
     threads: ThreadsOpt = None,
+    workers: Annotated[Optional[int], typer.Option(
+        "--workers", min=1, help="Threads decoding and resizing images beside the teachers (default: the cores).")
+    ] = None,
     manifest: ManifestOpt = None,
     split: SplitOpt = None,
     contract: ContractOpt = [],  # noqa: B006 (typer needs a list)
@@ -67,7 +70,7 @@ def label(
         raise InputError(f"--tta '{tta}' is not supported", hint="use --tta flip or leave it out")
     config = LabelConfig(size=size, fusion=fusion, weights=parse_weights(weights), min_pixels=min_pixels,
                          min_fraction=min_fraction, max_entropy=max_entropy, filter=not no_filter, tta=tta,
-                         device=device, batch=batch, threads=threads)  # type: ignore[arg-type]
+                         device=device, batch=batch, threads=threads, workers=workers)  # type: ignore[arg-type]
     with RichReporter() as reporter:
         result = label_api(teacher, images, out, config, manifest=manifest, split=split,
                            overrides=parse_contract(contract), force=force, reporter=reporter)

@@ -10,7 +10,6 @@ are the same); unreadable images get a row (reason ``unreadable: ...``) and the 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import deque
@@ -34,7 +33,7 @@ from nakt_edge.labeling.pseudo_set import PSEUDO_OUTPUTS, ManifestAppender, Pseu
 from nakt_edge.labeling.summary import finalize
 from nakt_edge.outputs import claim, guard_folder, read_json, write_json, write_png
 from nakt_edge.progress import Reporter
-from nakt_edge.provenance import sha256_file
+from nakt_edge.provenance import sha256_file, usable_cores
 from nakt_edge.runtime.onnx_segmenter import OnnxSegmenter
 
 log = logging.getLogger("nakt_edge")
@@ -155,7 +154,7 @@ def _stream(segmenters: list[OnnxSegmenter], pending: list[ImageItem], out: Path
             reporter: Reporter, staple_runs: list[StapleResult]) -> None:
     size, batch_size = config.size, config.batch
     alpha = min_pixels_for(size, size, min_pixels=config.min_pixels, min_fraction=config.min_fraction)
-    readers_count = config.readers or max(1, min(4, (os.cpu_count() or 2) // 2))
+    readers_count = config.workers or usable_cores()
     appender = ManifestAppender(out)
     write_slots = threading.BoundedSemaphore(4 * batch_size)
 

@@ -90,12 +90,13 @@ def test_label_passes_teachers_and_settings_to_the_api() -> None:
         result = runner.invoke(app, ["label", "--teacher", "a.onnx", "--teacher", "b.onnx", "--weights", "2,1",
                                      "--images", "I", "--out", "O", "--fusion", "staple", "--min-fraction", "0.01",
                                      "--max-entropy", "3", "--size", "192", "--batch", "2", "--threads", "2",
-                                     "--contract", "layout=NHWC", "--manifest", "m.csv", "--split", "transfer"])
+                                     "--workers", "3", "--contract", "layout=NHWC", "--manifest", "m.csv",
+                                     "--split", "transfer"])
     assert result.exit_code == 0, result.output
     (teachers, images, out, config), kwargs = api.call_args
     assert teachers == [Path("a.onnx"), Path("b.onnx")] and images == Path("I") and out == Path("O")
-    assert (config.weights, config.fusion, config.min_fraction, config.max_entropy, config.size) == \
-        ((2.0, 1.0), "staple", 0.01, 3.0, 192)
+    assert (config.weights, config.fusion, config.min_fraction, config.max_entropy, config.size, config.workers) == \
+        ((2.0, 1.0), "staple", 0.01, 3.0, 192, 3)
     assert kwargs["overrides"] == {"layout": "NHWC"} and kwargs["split"] == "transfer"
 
 

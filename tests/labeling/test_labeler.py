@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -127,3 +128,16 @@ def test_staple_convergence_is_recorded_in_the_summary(foreign_teachers: dict[st
     staple = summary["run"]["staple"]
     assert staple["images"] == 24 and staple["iteration_cap"] == 1000
     assert staple["hit_cap"] == 0 and 0 <= staple["iterations_max"] < 1000
+
+
+def test_the_number_of_workers_changes_nothing_written(foreign_teachers: dict[str, Path], image_folder: Path,
+                                                       tmp_path: Path) -> None:
+    """Decoding threads finish out of order; masks and manifest rows are still written in the input's order."""
+    outs = []
+    for workers in (1, 5):
+        out = tmp_path / f"w{workers}"
+        label([foreign_teachers["probabilities"]], image_folder, out, replace(CONFIG, workers=workers))
+        outs.append(out)
+    assert (outs[0] / "manifest.csv").read_bytes() == (outs[1] / "manifest.csv").read_bytes()
+    for mask in (outs[0] / "masks").iterdir():
+        assert (outs[1] / "masks" / mask.name).read_bytes() == mask.read_bytes()
