@@ -29,8 +29,9 @@ from nakt_edge.labeling.pseudo_set import open_pseudo_set
 from nakt_edge.ood import IntensityReference
 from nakt_edge.outputs import atomic_path, claim, guard_file
 from nakt_edge.progress import Reporter
-from nakt_edge.runtime.onnx_segmenter import OnnxSegmenter
+from nakt_edge.runtime.onnx_segmenter import OnnxSegmenter, read_metadata
 from nakt_edge.runtime.predictor import DEFAULT_SIZE
+from nakt_edge.runtime.spec import read_sidecar
 
 MAX_IMAGES = 400  # enough pixels for one scalar and 8 features; whole groups, spread over the set
 
@@ -105,7 +106,7 @@ def calibrate_model(model: str | Path, out: str | Path, source: str | Path, mask
     model = Path(model)
     if not model.is_file():
         raise InputError("model file not found", hint="pass an exported .onnx file", path=model)
-    if float(OnnxSegmenter(model, device="cpu").spec.temperature) != 1.0:
+    if "nakt.temperature" in read_metadata(model) or "temperature" in read_sidecar(model):  # no session needed
         raise InputError("this model is calibrated already (nakt.temperature is set)",
                          hint="calibrate the uncalibrated export instead", path=model)
     with claim(out, folder=False):
