@@ -39,6 +39,7 @@ class TrainConfig:
     threshold: float = 0.5  # probability above which a pixel is foreground
     workers: int = 0  # DataLoader worker processes (0: in the training process)
     max_steps_per_epoch: int | None = None  # cap on optimizer steps per epoch (quick runs)
+    qat: bool = False  # quantization-aware: train on the exporter's INT8 weight grid and UINT8 activations
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -40,3 +40,6 @@ ModelArgOpt = Annotated[list[str], typer.Option(
 ContractOpt = Annotated[list[str], typer.Option(
     "--contract", help="Teacher contract override KEY=VALUE (layout, channels, size, normalize, output, "
                        "activation, foreground), for every teacher.")]
+QatOpt = Annotated[bool, typer.Option(
+    "--qat", help="Quantization-aware: train on the INT8 export's weight grid and UINT8 activations (then export "
+                  "--precision int8 loses almost nothing); usually a short run from --init or finetune.")]

@@ -26,6 +26,7 @@ from nakt_edge.cli._options import (
     MaxStepsOpt,
     ModelArgOpt,
     NoAugmentOpt,
+    QatOpt,
     ResumeOpt,
     SeedOpt,
     SizeOpt,
@@ -95,6 +96,9 @@ def distill(
     workers: WorkersOpt = 0,
     max_steps: MaxStepsOpt = None,
     no_augment: NoAugmentOpt = False,
+    init: Annotated[Optional[Path], typer.Option(
+        "--init", help="Start from the best weights of this earlier run of the same student.")] = None,
+    qat: QatOpt = False,
     resume: ResumeOpt = False,
     force: ForceOpt = False,
 ) -> None:
@@ -118,7 +122,7 @@ def distill(
                          hint="pool several sets with several --pseudo instead")
     config = TrainConfig(size=size, epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=val_fraction,
                          seed=seed, device=device, amp=amp, augment=not no_augment, workers=workers,
-                         max_steps_per_epoch=max_steps)  # type: ignore[arg-type]
+                         max_steps_per_epoch=max_steps, qat=qat)  # type: ignore[arg-type]
     kwargs = parse_model_args(model_arg)
     with RichReporter() as reporter:
         if teacher:
@@ -129,13 +133,13 @@ def distill(
                                     in_channels=in_channels, model_kwargs=kwargs, config=config,
                                     label_config=label_config, targets=targets, mixup=mixup, manifest=manifest,
                                     split=split, overrides=parse_contract(contract), resume=resume, force=force,
-                                    reporter=reporter)
+                                    init=init, reporter=reporter)
         else:
             result = distill_api(pseudo, arch, out, encoder=encoder, width=width, in_channels=in_channels,
                                  model_kwargs=kwargs, config=config, targets=targets,
                                  include_excluded=include_excluded, images=images[0] if images else None,
                                  val_images=val_images, val_masks=val_masks, resume=resume, force=force,
-                                 reporter=reporter)
+                                 init=init, reporter=reporter)
     print_fit(result)
     if finetune_images is not None:
         target = finetune_out or out.with_name(out.name + "-finetuned")
@@ -163,6 +167,7 @@ def finetune(
     amp: AmpOpt = "auto",
     seed: SeedOpt = 0,
     max_steps: MaxStepsOpt = None,
+    qat: QatOpt = False,
     resume: ResumeOpt = False,
     force: ForceOpt = False,
 ) -> None:
@@ -172,7 +177,7 @@ def finetune(
 
     base = read_run_info(run).config
     config = base.with_(epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=val_fraction, device=device,
-                        amp=amp, seed=seed, max_steps_per_epoch=max_steps)
+                        amp=amp, seed=seed, max_steps_per_epoch=max_steps, qat=qat or base.qat)
     with RichReporter() as reporter:
         result = finetune_api(run, images, masks, out, config=config, manifest=manifest, split=split, limit=limit,
                               resume=resume, force=force, reporter=reporter)

@@ -25,6 +25,7 @@ from nakt_edge.cli._options import (
     MaxStepsOpt,
     ModelArgOpt,
     NoAugmentOpt,
+    QatOpt,
     ResumeOpt,
     SeedOpt,
     SizeOpt,
@@ -61,6 +62,7 @@ def train(
     workers: WorkersOpt = 0,
     max_steps: MaxStepsOpt = None,
     no_augment: NoAugmentOpt = False,
+    qat: QatOpt = False,
     resume: ResumeOpt = False,
     force: ForceOpt = False,
 ) -> None:
@@ -71,7 +73,7 @@ def train(
 
     config = TrainConfig(size=size, epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=val_fraction,
                          seed=seed, device=device, amp=amp, augment=not no_augment, workers=workers,
-                         max_steps_per_epoch=max_steps)  # type: ignore[arg-type]
+                         max_steps_per_epoch=max_steps, qat=qat)  # type: ignore[arg-type]
     with RichReporter() as reporter:
         result = train_api(images, masks, arch, out, encoder=encoder, width=width, in_channels=in_channels,
                            model_kwargs=parse_model_args(model_arg), config=config, manifest=manifest, split=split,

@@ -30,6 +30,13 @@ class ModelSpec:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def describe(self) -> str:
+        """One line for messages, e.g. ``unet (encoder resnet18, width 0.5, 1 channel)``."""
+        parts = ([f"encoder {self.encoder}"] if self.encoder else []) + [f"width {self.width:g}",
+                                                                          f"{self.in_channels} channel(s)"]
+        parts += [f"{key}={value}" for key, value in sorted(self.kwargs.items())]
+        return f"{self.arch} ({', '.join(parts)})"
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
         return cls(

@@ -18,10 +18,10 @@ from nakt_edge.data.datasets import ArraySet, load_samples, split_by_group
 from nakt_edge.data.pairing import Sample, collect_samples
 from nakt_edge.errors import InputError
 from nakt_edge.labeling.pseudo_set import PseudoSet, open_pseudo_set
-from nakt_edge.models.registry import ModelSpec, build_model, resolve_spec
+from nakt_edge.models.registry import ModelSpec, resolve_spec
 from nakt_edge.progress import Reporter
 from nakt_edge.training.loop import FitResult, fit
-from nakt_edge.training.run import prepare_run_dir
+from nakt_edge.training.run import initial_model, prepare_run_dir
 from nakt_edge.training.train import check_size_for
 
 TARGETS = ("soft", "hard")
@@ -88,6 +88,7 @@ def distill(
     val_masks: str | Path | None = None,
     resume: bool = False,
     force: bool = False,
+    init: str | Path | None = None,
     reporter: Reporter | None = None,
 ) -> FitResult:
     """Train a student ``arch`` on the pseudo-labeled set ``pseudo`` (or several, pooled) into the run ``out``.
@@ -99,6 +100,7 @@ def distill(
         include_excluded: also train on images the alpha/beta rules excluded (ablations).
         images: where the labeled images are now, if they moved since ``nakt label`` (one set only).
         val_images, val_masks: real labels for validation (else a slice of the pseudo set).
+        init: start from the best weights of this earlier run of the same model (e.g. for --qat).
     """
     if targets not in TARGETS:
         raise InputError(f"unknown --targets '{targets}'", hint="use soft or hard")
@@ -126,8 +128,8 @@ def distill(
     elif val_samples:
         val_set = load_samples(val_samples, config.size, soft_targets=True, reporter=reporter)
     torch.manual_seed(config.seed)
-    model = build_model(spec)
-    meta = {"lineage": _pooled_lineage([lineage_of(p, targets, include_excluded) for p in pseudo_sets]),
+    model, start = initial_model(spec, init)
+    meta = {"lineage": {**_pooled_lineage([lineage_of(p, targets, include_excluded) for p in pseudo_sets]), **start},
             "data": {"pseudo": [str(p) for p in paths] if len(paths) > 1 else str(paths[0]),
                      "images": [str(p.images) for p in pseudo_sets] if len(paths) > 1 else str(pseudo_sets[0].images),
                      "count": len(train_set),

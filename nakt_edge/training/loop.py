@@ -31,6 +31,7 @@ from nakt_edge.provenance import versions
 from nakt_edge.runtime.devices import torch_device
 from nakt_edge.training.checkpoints import load_training_state, save_training_state, save_weights, weights_epoch
 from nakt_edge.training.losses import DiceBCELoss
+from nakt_edge.training.qat import attach_fake_quant
 from nakt_edge.training.run import RUN_FORMAT, prepare_run_dir
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_dice", "seconds", "best")
@@ -191,6 +192,8 @@ def _fit(model: nn.Module, spec: ModelSpec, train_set: ArraySet, val_set: ArrayS
     val_set = val_set if val_set is not None and len(val_set) else None
     device = torch_device(config.device)
     model.to(device)
+    if config.qat:
+        attach_fake_quant(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     loss_fn = DiceBCELoss()
     amp = config.effective_amp(device.type)
@@ -220,7 +223,7 @@ def _fit(model: nn.Module, spec: ModelSpec, train_set: ArraySet, val_set: ArrayS
             "input": {"size": config.size, "channels": spec.in_channels, "normalize": "unit", "layout": "NCHW"},
             "threshold": config.threshold, "config": config.to_dict(),
             "effective": {"device": device.type, "amp": amp, "batch_size": config.batch_size, "lr": config.lr,
-                          "workers": config.workers, "pin_memory": device.type == "cuda"},
+                          "workers": config.workers, "pin_memory": device.type == "cuda", "qat": config.qat},
             "metrics": {"epochs_done": counters["epoch"], "best_epoch": counters["best_epoch"],
                         "best_val_dice": counters["best_val_dice"], "train_images": len(train_set),
                         "val_images": len(val_set) if val_set is not None else 0},

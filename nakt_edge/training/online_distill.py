@@ -27,12 +27,12 @@ from nakt_edge.errors import InputError
 from nakt_edge.labeling.filters import Assessment, assess, min_pixels_for, quantize
 from nakt_edge.labeling.fusion import fuse, normalised_weights
 from nakt_edge.labeling.labeler import predict_teacher
-from nakt_edge.models.registry import ModelSpec, build_model, resolve_spec
+from nakt_edge.models.registry import ModelSpec, resolve_spec
 from nakt_edge.progress import Reporter
 from nakt_edge.provenance import sha256_file
 from nakt_edge.runtime.onnx_segmenter import OnnxSegmenter
 from nakt_edge.training.loop import FitResult, fit
-from nakt_edge.training.run import prepare_run_dir
+from nakt_edge.training.run import initial_model, prepare_run_dir
 from nakt_edge.training.train import check_size_for
 
 
@@ -126,6 +126,7 @@ def distill_online(
     overrides: dict[str, str] | None = None,
     resume: bool = False,
     force: bool = False,
+    init: str | Path | None = None,
     reporter: Reporter | None = None,
 ) -> FitResult:
     """Train a student ``arch`` while the ONNX ``teachers`` label each augmented view (function matching).
@@ -138,6 +139,7 @@ def distill_online(
         targets: ``soft`` (fused probabilities) or ``hard`` (> 0.5).
         mixup: Beta parameter of a blend of two transferal views labeled as one (0: off).
         manifest, split: select the images of the folders the manifest lists (others are taken whole).
+        init: start from the best weights of this earlier run of the same model (e.g. for --qat).
     """
     if targets not in ("soft", "hard"):
         raise InputError(f"unknown --targets '{targets}'", hint="use soft or hard")
@@ -161,13 +163,13 @@ def distill_online(
     train_idx, val_idx = split_by_group(arrays.groups, config.val_fraction, config.seed)
     val_set = labeler.label_validation(arrays.subset(val_idx)) if val_idx else None
     torch.manual_seed(config.seed)
-    model = build_model(spec)
+    model, start = initial_model(spec, init)
     counts = {str(folder): sum(1 for s in samples if s.image.path.parent == Path(folder)) for folder in images}
     meta = {"lineage": {"mode": "on-the-fly", "teachers": [{"path": str(t), "sha256": sha256_file(t)}
                                                            for t in teachers],
                         "teacher_contracts": [s.describe() for s in segmenters],
                         "label_settings": {**label_config.identity(), "size": config.size}, "targets": targets,
-                        "mixup": mixup},
+                        "mixup": mixup, **start},
             "data": {"images": [str(i) for i in images], "per_folder": counts, "manifest": str(manifest) if manifest
                      else None, "split": split, "count": len(train_idx),
                      "validation": "teacher-labeled slice (kept and few-pixel views, not augmented)"}}

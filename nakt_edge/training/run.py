@@ -22,6 +22,7 @@ from nakt_edge.errors import InputError
 from nakt_edge.models.registry import ModelSpec, build_model
 from nakt_edge.outputs import check_folder, guard_folder, read_json
 from nakt_edge.training.checkpoints import load_weights
+from nakt_edge.training.qat import snap_to_grid
 
 RUN_OUTPUTS = ("model.safetensors", "last.safetensors", "model.json", "history.csv")
 RUN_FORMAT = "nakt-edge/run-1"
@@ -84,7 +85,23 @@ def load_run(run_dir: str | Path) -> tuple[nn.Module, RunInfo]:
     if not weights.is_file():
         raise InputError("run has no model.safetensors yet", hint="train it (or resume it) first", path=info.path)
     model = load_weights(weights, build_model(info.spec))
+    if info.config.qat:  # trained on the INT8 grid: predict (and export) with the grid weights
+        snap_to_grid(model)
     return model.eval(), info
+
+
+def initial_model(spec: ModelSpec, init: str | Path | None) -> tuple[nn.Module, dict[str, Any]]:
+    """A fresh ``spec`` model, or (``init``) the best weights of an earlier run of the same model to start from.
+
+    Returns the model and the lineage entry to record (empty for a fresh model)."""
+    if init is None:
+        return build_model(spec), {}
+    model, info = load_run(init)
+    if info.spec != spec:
+        raise InputError(f"--init run holds {info.spec.describe()}, not {spec.describe()}",
+                         hint="pass the same --arch/--encoder/--width/--model-arg as the run, or another --init",
+                         path=info.path)
+    return model, {"initialized_from": str(info.path.resolve()), "init_task": info.task}
 
 
 def prepare_run_dir(out: str | Path, *, resume: bool, force: bool, check_only: bool = False) -> Path:
