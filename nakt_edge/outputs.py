@@ -92,12 +92,17 @@ def write_bytes(path: str | Path, data: bytes, *, durable: bool = False) -> Path
     return Path(path)
 
 
-def write_png(path: str | Path, image: np.ndarray) -> Path:
-    """Encode a uint8/uint16 (H, W) or (H, W, 3) array as PNG and write it atomically."""
+def encode_png(image: np.ndarray) -> bytes:
+    """A uint8/uint16 (H, W) or (H, W, 3) array as PNG bytes (the same bytes wherever it is encoded)."""
     ok, encoded = cv2.imencode(".png", image)
     if not ok:
-        raise ValueError(f"could not encode {path} as PNG")
-    return write_bytes(path, encoded.tobytes())
+        raise ValueError(f"could not encode a {image.dtype} {image.shape} array as PNG")
+    return encoded.tobytes()
+
+
+def write_png(path: str | Path, image: np.ndarray) -> Path:
+    """Encode a uint8/uint16 (H, W) or (H, W, 3) array as PNG and write it atomically."""
+    return write_bytes(path, encode_png(image))
 
 
 def write_text(path: str | Path, text: str, *, durable: bool = False) -> Path:

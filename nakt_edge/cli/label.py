@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from nakt_edge.cli._app import command, console
-from nakt_edge.cli._options import ContractOpt, DeviceOpt, ForceOpt, ImagesOpt, ManifestOpt, SplitOpt, ThreadsOpt
+from nakt_edge.cli._options import ContractOpt, DeviceOpt, ForceOpt, ManifestOpt, SplitOpt, ThreadsOpt
 from nakt_edge.cli._progress import RichReporter
 from nakt_edge.cli._render import fmt, print_table
 from nakt_edge.errors import InputError
@@ -36,9 +36,11 @@ def parse_contract(pairs: list[str]) -> dict[str, str]:
 
 @command("label")
 def label(
-    teacher: Annotated[list[Path], typer.Option("--teacher", help="Teacher ONNX file; repeat for several.")],
-    images: ImagesOpt,
     out: Annotated[Path, typer.Option("--out", help="Output folder of the pseudo-labeled set.")],
+    teacher: Annotated[list[Path], typer.Option("--teacher", help="Teacher ONNX file; repeat for several.")
+                       ] = [],  # noqa: B006 (typer needs a list)
+    images: Annotated[Optional[Path], typer.Option("--images", help="Folder of images (PNG/JPG/BMP/TIFF/DICOM).")
+                      ] = None,
     weights: Annotated[Optional[str], typer.Option("--weights", help="Teacher weights, e.g. 1,1 (equal).")] = None,
     fusion: Annotated[str, typer.Option("--fusion", help="mean (paper), vote or staple.")] = "mean",
     min_pixels: Annotated[Optional[int], typer.Option("--min-pixels", help="alpha: minimum target pixels.")] = None,
@@ -57,13 +59,38 @@ def label(
     ] = None,
     manifest: ManifestOpt = None,
     split: SplitOpt = None,
-    contract: ContractOpt = [],  # noqa: B006 (typer needs a list)
+    contract: ContractOpt = [],  # noqa: B006
+    shard: Annotated[Optional[str], typer.Option(
+        "--shard", help="K/N: label only every N-th image from the K-th (one machine's share); then --merge.")] = None,
+    merge: Annotated[list[Path], typer.Option(
+        "--merge", help="Shard folder to combine into --out (repeat for every shard; no --teacher/--images).")
+                     ] = [],  # noqa: B006
+    ray: Annotated[Optional[str], typer.Option(
+        "--ray", help="Run the teachers on Ray Data actors: 'local' (a Ray started here), 'auto' or a cluster "
+                      "address (ray://head:10001). Needs pip install 'nakt-edge[ray]'.")] = None,
+    ray_actors: Annotated[Optional[int], typer.Option(
+        "--ray-actors", min=1, help="With --ray: teacher actors (default: one per GPU, else per CPU).")] = None,
     force: ForceOpt = False,
 ) -> None:
-    """Label images with the fused output of ONNX teachers; a re-run resumes."""
+    """Label images with the fused output of ONNX teachers; a re-run resumes.
+
+    On several machines: `--shard K/N` on each, then `--merge` the N shard folders into one set, or one
+    run over a Ray cluster with `--ray ADDRESS`."""
     from nakt_edge.config import LabelConfig
     from nakt_edge.labeling.labeler import label as label_api
+    from nakt_edge.labeling.shards import merge_shards, parse_shard
 
+    if merge:
+        if teacher or images is not None or shard is not None or ray is not None:
+            raise InputError("--merge combines finished shards: leave out --teacher, --images, --shard and --ray",
+                             hint="nakt label --merge SHARD1 --merge SHARD2 ... --out SET")
+        with RichReporter() as reporter:
+            summary, copied, seconds = merge_shards(merge, out, force=force, reporter=reporter)
+        _print_summary(out, summary)
+        console.print(f"merged {len(merge)} shard(s) into {out} in {seconds:.1f} s ({copied} mask(s) copied)")
+        return
+    if not teacher or images is None:
+        raise InputError("nakt label needs --teacher MODEL.onnx and --images DIR", hint="see nakt label --help")
     if min_pixels is not None and min_fraction is not None:
         raise InputError("--min-pixels and --min-fraction exclude each other", hint="pass one of them")
     if tta not in (None, "flip"):
@@ -73,8 +100,16 @@ def label(
                          device=device, batch=batch, threads=threads, workers=workers)  # type: ignore[arg-type]
     with RichReporter() as reporter:
         result = label_api(teacher, images, out, config, manifest=manifest, split=split,
-                           overrides=parse_contract(contract), force=force, reporter=reporter)
-    s = result.summary
+                           overrides=parse_contract(contract), shard=parse_shard(shard) if shard else None,
+                           ray_address=ray, ray_actors=ray_actors, force=force, reporter=reporter)
+    _print_summary(out, result.summary)
+    console.print(f"labeled {result.processed} image(s) in {result.seconds:.1f} s "
+                  f"({fmt(result.images_per_s, 1)} images/s), {result.skipped} already done; "
+                  f"wrote {out}/manifest.csv, summary.json, entropy_hist.png")
+
+
+def _print_summary(out: Path, s: dict[str, Any]) -> None:
+    """The Table 7 counts and the teachers of a pseudo-labeled set."""
     c = s["counts"]
     print_table(f"pseudo-labeled set {out}", ["images", "unreadable", "labeled",
                                               f"< alpha ({s['alpha_min_pixels']} px)",
@@ -83,6 +118,3 @@ def label(
                   fmt(c["kept_percent"], 1)]])
     print_table("teachers", ["model", "provider", "sha256"],
                 [[Path(t["path"]).name, t["provider"], t["sha256"][:12]] for t in s["teachers"]])
-    console.print(f"labeled {result.processed} image(s) in {result.seconds:.1f} s "
-                  f"({fmt(result.images_per_s, 1)} images/s), {result.skipped} already done; "
-                  f"wrote {out}/manifest.csv, summary.json, entropy_hist.png")

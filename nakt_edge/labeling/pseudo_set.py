@@ -27,7 +27,7 @@ from typing import Any
 from nakt_edge.data.pairing import Sample
 from nakt_edge.data.readers.item import item_named
 from nakt_edge.errors import InputError
-from nakt_edge.outputs import read_json
+from nakt_edge.outputs import guard_folder, read_json, write_json
 
 MANIFEST_COLUMNS = ("file", "stem", "target_pixels", "entropy_bits", "teacher_agreement", "kept", "reason")
 PSEUDO_OUTPUTS = ("masks", "manifest.csv", "summary.json", "entropy_hist.png", "label_config.json")
@@ -105,6 +105,22 @@ class ManifestAppender:
         self.handle.flush()
         os.fsync(self.handle.fileno())
         self.handle.close()
+
+
+def prepare_out(out: Path, identity: dict[str, Any], force: bool) -> None:
+    """Start a new set, or check that a resumed one was labeled by the same teachers and settings."""
+    config_path = out / "label_config.json"
+    if config_path.is_file() and not force:
+        previous = read_json(config_path)
+        if previous != identity:
+            changed = sorted(k for k in set(previous) | set(identity) if previous.get(k) != identity.get(k))
+            raise InputError(f"cannot resume: this set was labeled with other {', '.join(changed)}",
+                             hint="use the same teachers and settings, another --out, or --force to relabel",
+                             path=out)
+        return
+    guard_folder(out, force, PSEUDO_OUTPUTS)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    write_json(config_path, identity)
 
 
 @dataclass(frozen=True)

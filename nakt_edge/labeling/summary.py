@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from nakt_edge.config import LabelConfig
-from nakt_edge.data.readers.item import ImageItem
 from nakt_edge.labeling.entropy_plot import plot_entropy_histogram
 from nakt_edge.labeling.filters import min_pixels_for
 from nakt_edge.labeling.pseudo_set import read_rows
@@ -39,11 +38,19 @@ def counts_of(reasons: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def finalize(out: Path, images: str | Path, files: Sequence[ImageItem], segmenters: Sequence[OnnxSegmenter],
-             hashes: Sequence[str], config: LabelConfig, *, manifest: str | Path | None, split: str | None,
-             run: dict[str, Any]) -> dict[str, Any]:
-    """Write summary.json and entropy_hist.png for the rows of the current image list; return the summary."""
-    wanted = {f.stem for f in files}
+def describe_teachers(segmenters: Sequence[OnnxSegmenter], hashes: Sequence[str]) -> list[dict[str, Any]]:
+    """What summary.json records of each teacher: file, sha256, the provider that ran it and its contract."""
+    return [{"path": str(s.path), "sha256": h, "provider": s.provider, "contract": s.spec.to_dict()}
+            for s, h in zip(segmenters, hashes)]
+
+
+def finalize(out: Path, images: str | Path, stems: Sequence[str], teachers: Sequence[dict[str, Any]],
+             config: LabelConfig, *, manifest: str | Path | None, split: str | None, run: dict[str, Any],
+             extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write summary.json and entropy_hist.png for the rows of the current image list; return the summary.
+
+    ``teachers`` as ``describe_teachers`` gives them; ``extra`` adds keys (a shard's position)."""
+    wanted = set(stems)
     rows = [row for row in read_rows(out) if row.stem in wanted]
     entropies = [row.entropy_bits for row in rows if not math.isnan(row.entropy_bits)]
     beta = config.max_entropy if config.filter else None
@@ -62,10 +69,10 @@ def finalize(out: Path, images: str | Path, files: Sequence[ImageItem], segmente
         "teacher_agreement_mean": float(np.nanmean([r.teacher_agreement for r in rows]))
         if any(not math.isnan(r.teacher_agreement) for r in rows) else None,
         "settings": config.to_dict(),
-        "teachers": [{"path": str(s.path), "sha256": h, "provider": s.provider, "contract": s.spec.to_dict()}
-                     for s, h in zip(segmenters, hashes)],
-        "provider": segmenters[0].provider,
+        "teachers": list(teachers),
+        "provider": teachers[0]["provider"],
         "run": run,
+        **(extra or {}),
         "versions": versions(),
     }
     write_json(out / "summary.json", summary)
