@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import functools
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -57,7 +58,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 # Tables keep their columns when piped to a file or a CI log (rich would assume 80 columns).
-console = Console(width=None if sys.stdout.isatty() else 140)
+SECONDARY_RANK = os.environ.get("RANK", "0") != "0"  # under torchrun only rank 0 prints results and progress
+console = Console(width=None if sys.stdout.isatty() else 140, quiet=SECONDARY_RANK)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 _state = {"debug": False}
 

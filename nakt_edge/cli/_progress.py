@@ -14,7 +14,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from nakt_edge.cli._app import err_console
+from nakt_edge.cli._app import SECONDARY_RANK, err_console
 from nakt_edge.progress import Reporter
 
 
@@ -25,7 +25,7 @@ class RichReporter(Reporter):
         self.progress = Progress(
             SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
             MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=err_console, transient=True,
+            console=err_console, transient=True, disable=SECONDARY_RANK,
         )
         self.tasks: dict[str, int] = {}
 
@@ -49,4 +49,5 @@ class RichReporter(Reporter):
             self.progress.remove_task(self.tasks.pop(key))
 
     def note(self, message: str) -> None:
-        self.progress.console.print(message, highlight=False)
+        if not SECONDARY_RANK:
+            self.progress.console.print(message, highlight=False)

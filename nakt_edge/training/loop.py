@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,12 +18,13 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
 
 from nakt_edge.config import TrainConfig
 from nakt_edge.data.augment import PairAugmenter
 from nakt_edge.data.datasets import ArraySet, AugmentedDataset
-from nakt_edge.errors import InputError
+from nakt_edge.errors import InputError, RunError
 from nakt_edge.metrics import dice
 from nakt_edge.models.registry import ModelSpec, count_parameters, get_arch
 from nakt_edge.outputs import claim, read_json, write_csv, write_json
@@ -30,8 +32,9 @@ from nakt_edge.progress import Reporter
 from nakt_edge.provenance import versions
 from nakt_edge.runtime.devices import torch_device
 from nakt_edge.training.checkpoints import load_training_state, save_training_state, save_weights, weights_epoch
+from nakt_edge.training.distributed import ProcessGroup, join_process_group
 from nakt_edge.training.losses import DiceBCELoss
-from nakt_edge.training.qat import attach_fake_quant
+from nakt_edge.training.qat import agreement_loss, attach_fake_quant, float_activations
 from nakt_edge.training.run import RUN_FORMAT, prepare_run_dir
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_dice", "seconds", "best")
@@ -68,21 +71,31 @@ class FitResult:
     resumed_from: int = 0
 
 
-def _loader(dataset: AugmentedDataset, config: TrainConfig, epoch: int, pin_memory: bool = False) -> DataLoader:
+def _loader(dataset: AugmentedDataset, config: TrainConfig, epoch: int, pin_memory: bool = False,
+            group: ProcessGroup | None = None) -> DataLoader:
+    """This epoch's batches; under torchrun this rank's disjoint share (DistributedSampler, same length on all)."""
+    group = group or ProcessGroup()
     generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
     augmenter = dataset.augmenter
+    rank_seed = [group.rank] if group.enabled else []  # rank 0 of one process draws what it always drew
 
     def init_worker(worker: int) -> None:
         if augmenter is not None:
-            torch.utils.data.get_worker_info().dataset.augmenter.reseed([config.seed, epoch, worker + 1])
+            torch.utils.data.get_worker_info().dataset.augmenter.reseed([config.seed, epoch, worker + 1, *rank_seed])
 
     if augmenter is not None:
-        augmenter.reseed([config.seed, epoch])
+        augmenter.reseed([config.seed, epoch, *rank_seed])
+    sampler = None
+    if group.enabled:
+        sampler = DistributedSampler(dataset, num_replicas=group.world_size, rank=group.rank, shuffle=True,
+                                     seed=config.seed, drop_last=True)
+        sampler.set_epoch(epoch)
     return DataLoader(
         dataset,
         batch_size=config.batch_size,
-        shuffle=True,
-        generator=generator,
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=generator if sampler is None else None,
         drop_last=len(dataset) > config.batch_size,  # a batch of 1 breaks BatchNorm after global pooling
         num_workers=config.workers,
         worker_init_fn=init_worker if config.workers else None,
@@ -179,21 +192,42 @@ def fit(
         force: replace the outputs of an earlier run.
         labeler: replaces the stored targets of every augmented batch by its own (the teacher in the
             loop); the epoch's history row then records the teacher's share of the training time.
+
+    Under ``torchrun`` (``nakt_edge.training.distributed``) every rank calls ``fit``; the model is
+    trained with DistributedDataParallel and rank 0 alone validates and writes.
     """
-    with claim(run_dir):
-        prepare_run_dir(run_dir, resume=resume, force=force)
-        return _fit(model, spec, train_set, val_set, config, Path(run_dir), task=task, meta=meta, resume=resume,
-                    reporter=reporter or Reporter(), labeler=labeler)
+    group = join_process_group(torch_device(config.device).type)
+    try:
+        with ExitStack() as held:
+            failure: BaseException | None = None
+            if group.is_main:  # rank 0 alone locks and prepares the folder; the others wait for its word
+                try:
+                    held.enter_context(claim(run_dir))
+                    prepare_run_dir(run_dir, resume=resume, force=force)
+                except BaseException as error:  # noqa: BLE001  (re-raised below, after telling the ranks)
+                    failure = error
+            problem = group.broadcast(None if failure is None else str(failure))
+            if failure is not None:
+                raise failure
+            if problem is not None:
+                raise RunError(f"rank 0 could not prepare the run folder: {problem}", hint="see rank 0's error")
+            return _fit(model, spec, train_set, val_set, config, Path(run_dir), task=task, meta=meta,
+                        resume=resume, reporter=(reporter or Reporter()) if group.is_main else Reporter(),
+                        labeler=labeler, group=group)
+    finally:
+        group.close()
 
 
 def _fit(model: nn.Module, spec: ModelSpec, train_set: ArraySet, val_set: ArraySet | None, config: TrainConfig,
          run_dir: Path, *, task: str, meta: dict[str, Any] | None, resume: bool, reporter: Reporter,
-         labeler: ViewLabeler | None) -> FitResult:
+         labeler: ViewLabeler | None, group: ProcessGroup) -> FitResult:
     val_set = val_set if val_set is not None and len(val_set) else None
-    device = torch_device(config.device)
+    device = group.device(torch_device(config.device))
     model.to(device)
     if config.qat:
         attach_fake_quant(model)
+    trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
+        if group.enabled else model  # all-reduces the gradients; model itself is what is validated and saved
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     loss_fn = DiceBCELoss()
     amp = config.effective_amp(device.type)
@@ -208,12 +242,14 @@ def _fit(model: nn.Module, spec: ModelSpec, train_set: ArraySet, val_set: ArrayS
         _check_resumable(run_dir, state, spec, config)
         counters = {k: state[k] for k in ("epoch", "best_val_dice", "best_epoch")}
         history = state.get("history") or read_json(run_dir / "model.json").get("history", [])[: counters["epoch"]]
-        _sync_best_weights(run_dir, model, counters)
+        if group.is_main:
+            _sync_best_weights(run_dir, model, counters)
         reporter.note(f"resuming {run_dir} after epoch {counters['epoch']}")
     resumed_from = counters["epoch"]
     augmenter = PairAugmenter(seed=config.seed) if config.augment else None
     dataset = AugmentedDataset(train_set, augmenter, in_channels=spec.in_channels, hard_targets=config.hard_targets)
-    steps = len(dataset) // config.batch_size if len(dataset) > config.batch_size else 1
+    share = len(dataset) // group.world_size  # this rank's images per epoch (DistributedSampler drops the rest)
+    steps = share // config.batch_size if share > config.batch_size else 1
     steps = min(steps, config.max_steps_per_epoch or steps)
 
     def write_meta(status: str) -> None:
@@ -223,6 +259,8 @@ def _fit(model: nn.Module, spec: ModelSpec, train_set: ArraySet, val_set: ArrayS
             "input": {"size": config.size, "channels": spec.in_channels, "normalize": "unit", "layout": "NCHW"},
             "threshold": config.threshold, "config": config.to_dict(),
             "effective": {"device": device.type, "amp": amp, "batch_size": config.batch_size, "lr": config.lr,
+                          "processes": group.world_size, "backend": group.backend,
+                          "global_batch_size": config.batch_size * group.world_size,
                           "workers": config.workers, "pin_memory": device.type == "cuda", "qat": config.qat},
             "metrics": {"epochs_done": counters["epoch"], "best_epoch": counters["best_epoch"],
                         "best_val_dice": counters["best_val_dice"], "train_images": len(train_set),
@@ -232,31 +270,44 @@ def _fit(model: nn.Module, spec: ModelSpec, train_set: ArraySet, val_set: ArrayS
 
     for epoch in range(counters["epoch"] + 1, config.epochs + 1):
         started = time.perf_counter()
-        torch.manual_seed(config.seed * 100_003 + epoch)
+        torch.manual_seed(config.seed * 100_003 + epoch + 1_000_003 * group.rank)
         if labeler is not None:
-            labeler.begin_epoch(epoch)
+            labeler.begin_epoch(epoch * group.world_size + group.rank)  # (epoch alone in one process)
         model.train()
         reporter.start("train", f"epoch {epoch}/{config.epochs}", steps)
         total, seen = 0.0, 0
-        for step, (images, targets) in enumerate(_loader(dataset, config, epoch, pin_memory=device.type == "cuda")):
+        batches = _loader(dataset, config, epoch, pin_memory=device.type == "cuda", group=group)
+        for step, (images, targets) in enumerate(batches):
             if step >= steps:
                 break
+            weight = 1.0
             if labeler is not None:
-                images, targets = labeler(images)
-                if not len(images):
+                views, labels = labeler(images)
+                if not len(views) and not group.enabled:
                     continue
+                if not len(views):  # every rank must step together: a zero-weight step keeps this one in line
+                    views, labels, weight = images, torch.zeros_like(images[:, :1]), 0.0
+                images, targets = views, labels
             images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device_type=device.type, dtype=autocast_dtype or torch.float32,
                                 enabled=autocast_dtype is not None):
-                loss = loss_fn(model(images).float(), targets)
+                logits = trained(images).float()
+                loss = loss_fn(logits, targets)
+                if config.qat:  # and stay close to what the FP32 export of the same weights computes
+                    with torch.no_grad(), float_activations(model):
+                        reference = model(images).float()
+                    loss = loss + agreement_loss(logits, reference)
+                loss = loss * weight
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
-            total += loss.item() * len(images)
-            seen += len(images)
+            if weight:
+                total += loss.item() * len(images)
+                seen += len(images)
             reporter.advance("train", description=f"epoch {epoch}/{config.epochs} loss {total / seen:.4f}")
         reporter.finish("train")
+        total, seen = group.sum(total, seen)  # the epoch's loss over all ranks
         train_seconds = time.perf_counter() - started
         row: dict[str, Any] = {"epoch": epoch, "train_loss": total / max(seen, 1), "val_loss": None, "val_dice": None}
         if labeler is not None:
@@ -264,23 +315,27 @@ def _fit(model: nn.Module, spec: ModelSpec, train_set: ArraySet, val_set: ArrayS
             row["teacher_share"] = round(row["teacher_seconds"] / train_seconds, 4) if train_seconds > 0 else None
         improved = val_set is None
         if val_set is not None:
-            row["val_loss"], row["val_dice"] = validate(model, val_set, loss_fn, device, config, spec.in_channels)
+            scores = validate(model, val_set, loss_fn, device, config, spec.in_channels) if group.is_main else None
+            row["val_loss"], row["val_dice"] = group.broadcast(scores)
             improved = counters["best_val_dice"] is None or row["val_dice"] > counters["best_val_dice"]
         if improved:
             counters["best_val_dice"], counters["best_epoch"] = row["val_dice"], epoch
         counters["epoch"] = epoch
         row["seconds"], row["best"] = round(time.perf_counter() - started, 2), improved
         history.append(row)
-        state = {**counters, **identity, "history": history}
-        save_training_state(run_dir / "last.safetensors", model, optimizer, state)
-        if improved:  # derived from the committed checkpoint from here on
-            save_weights(run_dir / "model.safetensors", model, epoch=epoch)
-        write_csv(run_dir / "history.csv", history, columns)
-        write_meta("running")
+        if group.is_main:
+            state = {**counters, **identity, "history": history}
+            save_training_state(run_dir / "last.safetensors", model, optimizer, state)
+            if improved:  # derived from the committed checkpoint from here on
+                save_weights(run_dir / "model.safetensors", model, epoch=epoch)
+            write_csv(run_dir / "history.csv", history, columns)
+            write_meta("running")
         val_text = f" val Dice {row['val_dice']:.4f}" if row["val_dice"] is not None else ""
         marker = " *" if improved else ""
         reporter.note(f"epoch {epoch}/{config.epochs}: loss {row['train_loss']:.4f}{val_text}{marker}")
-    write_csv(run_dir / "history.csv", history, columns)
-    write_meta("finished")
+    if group.is_main:
+        write_csv(run_dir / "history.csv", history, columns)
+        write_meta("finished")
+    group.barrier()  # the run folder is whole before any rank goes on (e.g. to fine-tune from it)
     return FitResult(run_dir, counters["epoch"], counters["best_epoch"], counters["best_val_dice"], history,
                      resumed_from)

@@ -22,6 +22,7 @@ from nakt_edge.errors import InputError
 from nakt_edge.models.registry import ModelSpec, build_model
 from nakt_edge.outputs import check_folder, guard_folder, read_json
 from nakt_edge.training.checkpoints import load_weights
+from nakt_edge.training.distributed import is_main_process
 from nakt_edge.training.qat import snap_to_grid
 
 RUN_OUTPUTS = ("model.safetensors", "last.safetensors", "model.json", "history.csv")
@@ -111,6 +112,8 @@ def prepare_run_dir(out: str | Path, *, resume: bool, force: bool, check_only: b
     """
     out = Path(out)
     if resume and (out / "last.safetensors").is_file():
+        return out
+    if check_only and not is_main_process():  # under torchrun rank 0 checks (and later prepares) the folder
         return out
     if check_only:
         check_folder(out, force, RUN_OUTPUTS)
