@@ -34,7 +34,7 @@ from nakt_edge.runtime.devices import torch_device
 from nakt_edge.training.checkpoints import load_training_state, save_training_state, save_weights, weights_epoch
 from nakt_edge.training.distributed import ProcessGroup, join_process_group
 from nakt_edge.training.losses import DiceBCELoss
-from nakt_edge.training.qat import agreement_loss, attach_fake_quant, float_activations
+from nakt_edge.training.qat import attach_fake_quant
 from nakt_edge.training.run import RUN_FORMAT, prepare_run_dir
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_dice", "seconds", "best")
@@ -292,13 +292,7 @@ def _fit(model: nn.Module, spec: ModelSpec, train_set: ArraySet, val_set: ArrayS
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device_type=device.type, dtype=autocast_dtype or torch.float32,
                                 enabled=autocast_dtype is not None):
-                logits = trained(images).float()
-                loss = loss_fn(logits, targets)
-                if config.qat:  # and stay close to what the FP32 export of the same weights computes
-                    with torch.no_grad(), float_activations(model):
-                        reference = model(images).float()
-                    loss = loss + agreement_loss(logits, reference)
-                loss = loss * weight
+                loss = loss_fn(trained(images).float(), targets) * weight
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()

@@ -21,7 +21,6 @@ statistics); no code copied.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -29,8 +28,6 @@ from torch import nn
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.GELU, nn.LeakyReLU, nn.Sigmoid)
 WEIGHT_QMAX = 64  # quantize_int8's weights: per-channel symmetric QInt8, reduce_range -> -64..64 (ORT quant_utils)
 EMA = 0.99  # running min/max momentum of the activation observers
-AGREEMENT_WEIGHT = 50.0  # of agreement_loss beside Dice + BCE (~0.5): a 0.03 probability gap costs 0.045
-OBSERVERS = "_nakt_activation_observers"
 
 
 def conv_batchnorm_pairs(model: nn.Module) -> Iterator[tuple[nn.Conv2d, nn.BatchNorm2d | None]]:
@@ -67,16 +64,13 @@ def fake_quantized_weight(conv: nn.Conv2d, bn: nn.BatchNorm2d | None) -> torch.T
 
 
 class ActivationObserver:
-    """Running min/max of one tensor and its UINT8 fake quantization (a forward hook, off in ``float_activations``)."""
+    """Running min/max of one tensor and its UINT8 fake quantization (forward hook)."""
 
     def __init__(self) -> None:
         self.low: float | None = None
         self.high: float | None = None
-        self.enabled = True
 
     def __call__(self, module: nn.Module, inputs: object, output: torch.Tensor) -> torch.Tensor:
-        if not self.enabled:
-            return output
         if module.training:
             low, high = float(output.detach().min()), float(output.detach().max())
             self.low = low if self.low is None else EMA * self.low + (1 - EMA) * low
@@ -89,26 +83,6 @@ class ActivationObserver:
         return torch.fake_quantize_per_tensor_affine(output, step, zero_point, 0, 255)
 
 
-@contextmanager
-def float_activations(model: nn.Module) -> Iterator[None]:
-    """Inside, ``model`` computes what its FP32 export computes: grid weights, float activations."""
-    observers = getattr(model, OBSERVERS, [])
-    for observer in observers:
-        observer.enabled = False
-    try:
-        yield
-    finally:
-        for observer in observers:
-            observer.enabled = True
-
-
-def agreement_loss(quantized: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """Weighted squared difference of the INT8-like and FP32 probabilities: the exporter's gate compares
-    the two masks, so QAT also pulls the quantized function onto the float one (reference detached).
-    The sigmoid makes pixels near the threshold, the ones a small shift flips, count most."""
-    return AGREEMENT_WEIGHT * (torch.sigmoid(quantized) - torch.sigmoid(reference.detach())).pow(2).mean()
-
-
 def attach_fake_quant(model: nn.Module) -> list[torch.utils.hooks.RemovableHandle]:
     """Make ``model`` train and predict as its INT8 export will (weights and activations); state_dict unchanged.
 
@@ -117,14 +91,13 @@ def attach_fake_quant(model: nn.Module) -> list[torch.utils.hooks.RemovableHandl
     handles = []
     norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     handles.append(model.register_forward_pre_hook(lambda *_: [bn.eval() for bn in norms] and None))
-    observers = []
     for conv, bn in conv_batchnorm_pairs(model):
         conv.forward = _quantized_forward(conv, bn)  # instance attribute: weights and their names stay
         if bn is None:
-            observers.append((conv, ActivationObserver()))
-    observers += [(m, ActivationObserver()) for m in model.modules() if isinstance(m, ACTIVATIONS)]
-    handles += [module.register_forward_hook(observer) for module, observer in observers]
-    object.__setattr__(model, OBSERVERS, [observer for _, observer in observers])  # not a submodule or state
+            handles.append(conv.register_forward_hook(ActivationObserver()))
+    for module in model.modules():
+        if isinstance(module, ACTIVATIONS):
+            handles.append(module.register_forward_hook(ActivationObserver()))
     return handles
 
 
