@@ -1,11 +1,12 @@
 """Scaling out on one 2-core machine: 1 vs 2 processes for labeling (shards, Ray) and for DDP distillation.
 
-Labeling: all 780 BUSI images at 128 px with the zoo's FP16 DeepLabV3+ teacher, ORT 1 thread per
-process: one `nakt label` process, then `--shard 1/2` and `--shard 2/2` side by side plus `--merge`,
-then `--ray local --ray-actors 2` (Ray's start-up included: it is what a user waits for). Each
-set is checked byte for byte against the single run. Training: `nakt distill --pseudo` of the
-cmunext_edge student at 128 px on that set, 3 epochs, one process (batch 8) vs `torchrun
---nproc_per_node 2` (gloo, batch 4 each: the same global batch), seconds per epoch from history.
+Labeling: all 780 BUSI images at 128 px with the zoo's FP16 DeepLabV3+ teacher: one `nakt label`
+process (ORT 2 threads, and 1 thread), then `--shard 1/2` and `--shard 2/2` side by side (1 thread
+each) plus `--merge`, then `--ray local --ray-actors 2` (1 thread each; Ray's start-up included: it
+is what a user waits for). Each set is checked byte for byte against the single run. Training:
+`nakt distill --pseudo` of the cmunext_edge student at 128 px on that set, 3 epochs, one process
+(batch 8, torch's default threads) vs `torchrun --nproc_per_node 2` (gloo, batch 4 each: the same
+global batch; one thread each, as torchrun sets), seconds per epoch from history.
 On 2 cores the processes share the cores one process could already use, so these ratios measure the
 overhead of each engine, not a speed-up; on N machines the work divides by N.
 
@@ -31,14 +32,14 @@ from nakt_edge.provenance import machine, usable_cores, versions  # noqa: E402
 
 TEACHER = ROOT.parent / "models" / "busi_deeplabv3plus_r18_teacher_fp16.onnx"
 NAKT = [sys.executable, "-m", "nakt_edge"]
-ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}  # what torchrun gives each of several processes
 
 
-def run(*commands: list[str]) -> float:
+def run(*commands: list[str], env: dict[str, str] | None = None) -> float:
     """Run the commands side by side; seconds until the last one ends (each must succeed)."""
     started = time.perf_counter()
     procs = [subprocess.Popen([str(c) for c in command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=ENV) for command in commands]
+                              env=env or dict(os.environ)) for command in commands]
     for proc in procs:
         out, err = proc.communicate()
         if proc.returncode:
@@ -60,15 +61,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="nakt-scale-out-") as tmp:
         work = Path(tmp)
         label = [*NAKT, "label", "--teacher", TEACHER, "--images", args.busi / "images", "--size", "128",
-                 "--device", "cpu", "--threads", "1"]
+                 "--device", "cpu"]
         images = 780
-        single = run([*label, "--out", work / "single"])
-        shards = run(*[[*label, "--shard", f"{k}/2", "--out", work / f"s{k}"] for k in (1, 2)])
+        single = run([*label, "--threads", "2", "--out", work / "single"])
+        single_1t = run([*label, "--threads", "1", "--out", work / "single-1t"])
+        label += ["--threads", "1"]
+        shards = run(*[[*label, "--shard", f"{k}/2", "--out", work / f"s{k}"] for k in (1, 2)], env=ONE_THREAD)
         merge = run([*NAKT, "label", "--merge", work / "s1", "--merge", work / "s2", "--out", work / "merged"])
-        ray = run([*label, "--ray", "local", "--ray-actors", "2", "--out", work / "ray"])
+        ray = run([*label, "--ray", "local", "--ray-actors", "2", "--out", work / "ray"], env=ONE_THREAD)
         labeling = [
-            {"engine": "1 process", "processes": 1, "seconds": round(single, 2),
+            {"engine": "1 process, ORT 2 threads", "processes": 1, "seconds": round(single, 2),
              "images_per_s": round(images / single, 1), "identical_to_single": True},
+            {"engine": "1 process, ORT 1 thread", "processes": 1, "seconds": round(single_1t, 2),
+             "images_per_s": round(images / single_1t, 1),
+             "identical_to_single": same_set(work / "single", work / "single-1t")},
             {"engine": "--shard 1/2 + 2/2 side by side, then --merge", "processes": 2,
              "seconds": round(shards + merge, 2), "merge_seconds": round(merge, 2),
              "images_per_s": round(images / (shards + merge), 1),
@@ -82,7 +88,7 @@ def main() -> None:
                    "--epochs", "3", "--lr", "0.0003", "--device", "cpu"]
         run([*distill, "--batch-size", "8", "--out", work / "d1"])
         run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *distill[1:],
-             "--batch-size", "4", "--out", work / "d2"])
+             "--batch-size", "4", "--out", work / "d2"], env=ONE_THREAD)
         training = []
         for name, processes in (("d1", 1), ("d2", 2)):
             meta = read_json(work / name / "model.json")

@@ -40,6 +40,7 @@ class TrainConfig:
     workers: int = 0  # DataLoader worker processes (0: in the training process)
     max_steps_per_epoch: int | None = None  # cap on optimizer steps per epoch (quick runs)
     qat: bool = False  # quantization-aware: train on the exporter's INT8 weight grid and UINT8 activations
+    compile: bool = False  # torch.compile the training forward (first epoch pays the compilation)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -43,3 +43,5 @@ ContractOpt = Annotated[list[str], typer.Option(
 QatOpt = Annotated[bool, typer.Option(
     "--qat", help="Quantization-aware: train on the INT8 export's weight grid and UINT8 activations (then export "
                   "--precision int8 loses almost nothing); usually a short run from --init or finetune.")]
+CompileOpt = Annotated[bool, typer.Option(
+    "--compile", help="torch.compile the training forward (faster steps on GPUs after a compilation epoch).")]

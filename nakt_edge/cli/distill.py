@@ -12,6 +12,7 @@ from nakt_edge.cli._options import (
     AmpOpt,
     ArchOpt,
     BatchOpt,
+    CompileOpt,
     ContractOpt,
     DeviceOpt,
     EncoderOpt,
@@ -99,6 +100,7 @@ def distill(
     init: Annotated[Optional[Path], typer.Option(
         "--init", help="Start from the best weights of this earlier run of the same student.")] = None,
     qat: QatOpt = False,
+    compile_forward: CompileOpt = False,
     resume: ResumeOpt = False,
     force: ForceOpt = False,
 ) -> None:
@@ -122,7 +124,7 @@ def distill(
                          hint="pool several sets with several --pseudo instead")
     config = TrainConfig(size=size, epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=val_fraction,
                          seed=seed, device=device, amp=amp, augment=not no_augment, workers=workers,
-                         max_steps_per_epoch=max_steps, qat=qat)  # type: ignore[arg-type]
+                         max_steps_per_epoch=max_steps, qat=qat, compile=compile_forward)  # type: ignore[arg-type]
     kwargs = parse_model_args(model_arg)
     with RichReporter() as reporter:
         if teacher:
@@ -168,6 +170,7 @@ def finetune(
     seed: SeedOpt = 0,
     max_steps: MaxStepsOpt = None,
     qat: QatOpt = False,
+    compile_forward: CompileOpt = False,
     resume: ResumeOpt = False,
     force: ForceOpt = False,
 ) -> None:
@@ -177,7 +180,8 @@ def finetune(
 
     base = read_run_info(run).config
     config = base.with_(epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=val_fraction, device=device,
-                        amp=amp, seed=seed, max_steps_per_epoch=max_steps, qat=qat or base.qat)
+                        amp=amp, seed=seed, max_steps_per_epoch=max_steps, qat=qat or base.qat,
+                        compile=compile_forward)
     with RichReporter() as reporter:
         result = finetune_api(run, images, masks, out, config=config, manifest=manifest, split=split, limit=limit,
                               resume=resume, force=force, reporter=reporter)

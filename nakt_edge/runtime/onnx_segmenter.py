@@ -15,8 +15,9 @@ import onnx
 
 from nakt_edge.data.images import resize_stack
 from nakt_edge.errors import InputError, ModelSpecError
+from nakt_edge.runtime.cuda_feed import PinnedCudaFeeder
 from nakt_edge.runtime.model_file import load_graph
-from nakt_edge.runtime.providers import create_session
+from nakt_edge.runtime.providers import CUDA, create_session
 from nakt_edge.runtime.spec import MAX_CLASSES, TeacherSpec, resolve_spec
 
 _ORT_FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
@@ -71,6 +72,7 @@ class OnnxSegmenter:
                                               list(self.session.get_outputs()[0].shape))
         self.size = size
         self._checked = False
+        self._feeder: PinnedCudaFeeder | bool | None = None  # False: CUDA session, but torch sees no GPU
 
     def feed_size(self, height: int, width: int) -> tuple[int, int]:
         """The H, W the model is fed for images of ``height`` x ``width``."""
@@ -103,6 +105,9 @@ class OnnxSegmenter:
         """
         step = self.static_batch
         if step is None or step == len(batch):
+            feeder = self._cuda_feeder()
+            if feeder is not None:
+                return feeder.run(batch)
             return self.session.run([self.output_name], {self.input_name: batch})[0]
         outputs = []
         for start in range(0, len(batch), step):
@@ -111,6 +116,17 @@ class OnnxSegmenter:
                 if len(chunk) < step else chunk
             outputs.append(self.session.run([self.output_name], {self.input_name: padded})[0][: len(chunk)])
         return np.concatenate(outputs)
+
+    def _cuda_feeder(self) -> PinnedCudaFeeder | None:
+        """On CUDA (and with torch seeing the GPU): pinned buffers and IO binding (``runtime.cuda_feed``)."""
+        if self.provider != CUDA:
+            return None
+        if self._feeder is None:
+            import torch
+
+            self._feeder = PinnedCudaFeeder(self.session, self.input_name, self.output_name) \
+                if torch.cuda.is_available() else False
+        return self._feeder or None
 
     def postprocess(self, raw: np.ndarray, height: int, width: int) -> np.ndarray:
         """The raw output -> foreground probabilities (N, height, width) float32, temperature-scaled when the

@@ -226,8 +226,13 @@ def _fit(model: nn.Module, spec: ModelSpec, train_set: ArraySet, val_set: ArrayS
     model.to(device)
     if config.qat:
         attach_fake_quant(model)
+    channels_last = device.type == "cuda"  # NHWC convolutions feed the tensor cores; on the CPU they do not help
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if group.enabled else model  # all-reduces the gradients; model itself is what is validated and saved
+    if config.compile:
+        trained = torch.compile(trained)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     loss_fn = DiceBCELoss()
     amp = config.effective_amp(device.type)
@@ -261,7 +266,8 @@ def _fit(model: nn.Module, spec: ModelSpec, train_set: ArraySet, val_set: ArrayS
             "effective": {"device": device.type, "amp": amp, "batch_size": config.batch_size, "lr": config.lr,
                           "processes": group.world_size, "backend": group.backend,
                           "global_batch_size": config.batch_size * group.world_size,
-                          "workers": config.workers, "pin_memory": device.type == "cuda", "qat": config.qat},
+                          "workers": config.workers, "pin_memory": device.type == "cuda", "qat": config.qat,
+                          "channels_last": channels_last, "compile": config.compile},
             "metrics": {"epochs_done": counters["epoch"], "best_epoch": counters["best_epoch"],
                         "best_val_dice": counters["best_val_dice"], "train_images": len(train_set),
                         "val_images": len(val_set) if val_set is not None else 0},
@@ -288,7 +294,9 @@ def _fit(model: nn.Module, spec: ModelSpec, train_set: ArraySet, val_set: ArrayS
                 if not len(views):  # every rank must step together: a zero-weight step keeps this one in line
                     views, labels, weight = images, torch.zeros_like(images[:, :1]), 0.0
                 images, targets = views, labels
-            images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+            images = images.to(device, non_blocking=True,
+                               memory_format=torch.channels_last if channels_last else torch.preserve_format)
+            targets = targets.to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device_type=device.type, dtype=autocast_dtype or torch.float32,
                                 enabled=autocast_dtype is not None):

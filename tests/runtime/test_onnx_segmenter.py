@@ -75,3 +75,14 @@ def test_cuda_provider_really_runs(foreign_teachers: dict[str, Path]) -> None:
     segmenter = OnnxSegmenter(foreign_teachers["probabilities"], device="cuda")
     assert segmenter.provider == "CUDAExecutionProvider"
     np.testing.assert_allclose(segmenter.predict(IMAGES), expected_probabilities(IMAGES), atol=1e-3)
+
+
+@pytest.mark.gpu
+def test_cuda_batches_go_through_pinned_buffers_and_io_binding(foreign_teachers: dict[str, Path]) -> None:
+    """The bound path computes what a plain ``session.run`` computes, for changing batch sizes."""
+    segmenter = OnnxSegmenter(foreign_teachers["probabilities"], device="cuda")
+    assert segmenter._cuda_feeder() is not None
+    for count in (3, 3, 1):
+        batch = segmenter.preprocess(IMAGES[:count])
+        plain = segmenter.session.run([segmenter.output_name], {segmenter.input_name: batch})[0]
+        np.testing.assert_allclose(segmenter.run(batch), plain, atol=1e-5)

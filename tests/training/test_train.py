@@ -59,6 +59,7 @@ def test_training_on_cuda_with_amp(phantom_set: Path, tmp_path: Path) -> None:
                    config=CONFIG.with_(device="cuda", epochs=1))
     meta = json.loads((tmp_path / "gpu" / "model.json").read_text())
     assert result.epochs_done == 1 and meta["effective"]["amp"] == "bf16" and meta["effective"]["pin_memory"]
+    assert meta["effective"]["channels_last"]
 
 
 def test_amp_on_the_cpu_auto_is_off_bf16_runs_fp16_is_refused(phantom_set: Path, tmp_path: Path) -> None:
@@ -77,3 +78,15 @@ def test_amp_on_the_cpu_auto_is_off_bf16_runs_fp16_is_refused(phantom_set: Path,
 
 def test_runs_written_with_a_boolean_amp_still_load() -> None:
     assert TrainConfig.from_dict({"amp": True}).amp == "auto" and TrainConfig.from_dict({"amp": False}).amp == "off"
+
+
+def test_compiled_training_matches_eager_training(phantom_set: Path, tmp_path: Path) -> None:
+    """torch.compile changes how the forward runs, not what it computes; model.json says it was used."""
+    config = CONFIG.with_(epochs=1, max_steps_per_epoch=2, augment=False)
+    eager = train(phantom_set / "images", phantom_set / "masks", "unet", tmp_path / "eager", width=0.125,
+                  config=config)
+    compiled = train(phantom_set / "images", phantom_set / "masks", "unet", tmp_path / "compiled", width=0.125,
+                     config=config.with_(compile=True))
+    meta = json.loads((tmp_path / "compiled" / "model.json").read_text())
+    assert meta["effective"]["compile"] and not meta["effective"]["channels_last"]  # NHWC only on CUDA
+    assert compiled.history[0]["train_loss"] == pytest.approx(eager.history[0]["train_loss"], rel=1e-4)
