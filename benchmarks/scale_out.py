@@ -104,7 +104,7 @@ def main() -> None:
                                                      "versions": versions()})
     lines = ["# Scaling out: 1 vs 2 processes on one 2-core machine", "",
              f"Command: `python benchmarks/scale_out.py` ({usable_cores()} usable cores; BUSI, 780 images, 128 px, "
-             "FP16 DeepLabV3+ teacher, ORT 1 thread per process).", "",
+             "FP16 DeepLabV3+ teacher; ORT threads per process as in each row).", "",
              "| labeling | seconds | images/s | vs 1 process | masks and manifest identical to 1 process |",
              "|---|---:|---:|---:|---|"]
     lines += [f"| {r['engine']} | {r['seconds']} | {r['images_per_s']} | {r['ratio_to_1_process']} | "

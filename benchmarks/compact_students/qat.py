@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import TensorProto, numpy_helper
 from run import BENCH_SIZE, CELLS, HERE, SIZE, WORK, Cell
 
 ZOO_TEACHER = HERE.parents[1] / "models" / "busi_deeplabv3plus_r18_teacher_fp16.onnx"
@@ -39,34 +38,13 @@ RUNS = {  # name: extra distill arguments
 }
 
 
-def fp32_copy(src: Path, dst: Path) -> None:
-    """The FP16 graph with FP32 initializers and casts (what ORT's CPU provider computes anyway)."""
-    from nakt_edge.export.onnx_export import set_metadata
-
-    model = onnx.load(str(src))
-    graph = model.graph
-    for i, init in enumerate(graph.initializer):
-        if init.data_type == TensorProto.FLOAT16:
-            graph.initializer[i].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float32),
-                                                                  init.name))
-    for node in graph.node:
-        for attribute in node.attribute:
-            if node.op_type == "Cast" and attribute.name == "to" and attribute.i == TensorProto.FLOAT16:
-                attribute.i = TensorProto.FLOAT
-            if node.op_type == "Constant" and attribute.t.data_type == TensorProto.FLOAT16:
-                attribute.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(attribute.t).astype(np.float32)))
-    del graph.value_info[:]
-    onnx.save(model, str(dst))
-    set_metadata(dst, {"nakt.precision": "fp32"})
-
-
 def teacher_copies(c: Cell) -> None:
     from nakt_edge.export.exporter import sample_images
     from nakt_edge.export.onnx_export import set_metadata
-    from nakt_edge.export.quantize import prepare_for_quantization, quantize_int8
+    from nakt_edge.export.quantize import fp16_to_fp32, prepare_for_quantization, quantize_int8
 
     if not (WORK / "teacher-fp32.onnx").is_file():
-        fp32_copy(ZOO_TEACHER, WORK / "teacher-fp32.onnx")
+        fp16_to_fp32(ZOO_TEACHER, WORK / "teacher-fp32.onnx")
     if not (WORK / "teacher-int8.onnx").is_file():  # only timed (its own gate failed in the teacher cell)
         calib = sample_images(c.busi / "images", SIZE, 32, manifest=c.busi / "manifest.csv", split="transfer")
         prepare_for_quantization(WORK / "teacher-fp32.onnx", WORK / "teacher-prep.onnx")

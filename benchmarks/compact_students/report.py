@@ -95,6 +95,7 @@ def collect() -> dict[str, Any]:
                 entry[k] is not None and (entry[k] <= v if k == "gflops_ratio_to_teacher" else entry[k] >= v)
                 for k, v in BAR.items())
             students.append(entry)
+    students += collect_qat()
     label = _cell("label")
     return {"protocol": {"train_size": SIZE, "bench_size": BENCH_SIZE, "bench": "batch 1, ORT CPU, same run",
                          "bar": BAR},
@@ -102,6 +103,72 @@ def collect() -> dict[str, Any]:
             "versions": bench["result"].get("versions") if bench else None,
             "pseudo_counts": label["result"]["counts"] if label else None,
             "teacher": teacher, "students": students}
+
+
+QAT_MODES = {"base": "online-all (zoo teacher)", "cont": "online-all +30 epochs", "qat": "online-all +30 epochs --qat"}
+
+
+def collect_qat() -> list[dict[str, Any]]:
+    """The quantization-aware cell (qat.py): its three runs, timed against the teacher in its own bench run."""
+    cell = _cell("qat")
+    if cell is None:
+        return []
+    rows = cell["result"]["bench"]["rows"]
+    teacher = {f"{p}_{t}t": _p50(rows, f"teacher-{p}.onnx", t) for p in ("fp32", "int8") for t in (1, 2)}
+    teacher_gflops = _row(rows, "teacher-fp32.onnx", 1)["gflops"]
+    entries = []
+    for name, run in cell["result"]["runs"].items():
+        fp32 = _row(rows, f"qat-{name}-fp32.onnx", 1)
+        gated = run["int8_written"]
+        int8_ms = _p50(rows, run["int8_file"], 1)
+        entry = {
+            "student": "cmunext_edge", "mode": QAT_MODES[name], "cell": "qat", "bench_run": "cells/qat.json",
+            "dice": run["test"]["dice"], "dice_lesion": run["test"]["dice_lesion"], "ktc": run["test"]["ktc"],
+            "ktc_lesion": run["test"]["ktc_lesion"], "dice_int8": run["int8_test"]["dice"],
+            "ktc_int8": run["int8_test"]["ktc"], "ktc_lesion_int8": run["int8_test"]["ktc_lesion"],
+            "parameters": fp32["parameters"], "gflops": round(fp32["gflops"], 3),
+            "gflops_ratio_to_teacher": _ratio(fp32["gflops"], teacher_gflops), "int8_gates_passed": gated,
+            "int8_gate_best_dice": _best_gate(run), "p50_ms_fp32_1t": _p50(rows, f"qat-{name}-fp32.onnx", 1),
+            "p50_ms_fp32_2t": _p50(rows, f"qat-{name}-fp32.onnx", 2),
+            "p50_ms_int8_1t": int8_ms if gated else None, "p50_ms_int8_2t": _p50(rows, run["int8_file"], 2)
+            if gated else None, "p50_ms_int8_ungated_1t": None if gated else int8_ms,
+            "teacher_p50_ms": teacher, "train_seconds": run["train_seconds"], "best_epoch": run["best_epoch"],
+        }
+        entry["speedup_vs_fp32_teacher"] = _ratio(teacher["fp32_1t"], entry["p50_ms_int8_1t"])
+        entry["speedup_vs_int8_teacher"] = _ratio(teacher["int8_1t"], entry["p50_ms_int8_1t"])
+        entry["ungated_int8_speedup_vs_fp32_teacher"] = _ratio(teacher["fp32_1t"], entry["p50_ms_int8_ungated_1t"])
+        entry["ungated_int8_speedup_vs_int8_teacher"] = _ratio(teacher["int8_1t"], entry["p50_ms_int8_ungated_1t"])
+        entry["fp32_speedup_vs_fp32_teacher"] = _ratio(teacher["fp32_1t"], entry["p50_ms_fp32_1t"])
+        entry["fp32_speedup_vs_int8_teacher"] = _ratio(teacher["int8_1t"], entry["p50_ms_fp32_1t"])
+        entry["meets_bar"] = all(
+            entry[k] is not None and (entry[k] <= v if k == "gflops_ratio_to_teacher" else entry[k] >= v)
+            for k, v in BAR.items())
+        entries.append(entry)
+    return entries
+
+
+def qat_markdown(students: list[dict[str, Any]]) -> list[str]:
+    rows = [s for s in students if s.get("cell") == "qat"]
+    if not rows:
+        return []
+    t = rows[0]["teacher_p50_ms"]
+    lines = ["## Quantization-aware distillation (`qat.py`, `cells/qat.json`, its own bench run)", "",
+             f"Same teacher (the zoo's FP16 file, FP32 copy for timing): p50 FP32 {_fmt(t['fp32_1t'], 1)} / "
+             f"{_fmt(t['fp32_2t'], 1)} ms, INT8 {_fmt(t['int8_1t'], 1)} / {_fmt(t['int8_2t'], 1)} ms (1 / 2 threads).",
+             "", "| run | KTC | KTC lesion | INT8 KTC | INT8 KTC lesion | INT8 gate (best Dice vs FP32) | "
+             "FP32 ms 1t | INT8 ms 1t | FP32 x FP32 / x INT8 teacher | INT8 x FP32 / x INT8 teacher | bar |",
+             "|" + "---|" * 11]
+    for s in rows:
+        int8_ms = s["p50_ms_int8_1t"] or s["p50_ms_int8_ungated_1t"]
+        shown = "" if s["int8_gates_passed"] else " (refused; forced for timing)"
+        lines.append(
+            f"| {s['mode']} | {_fmt(s['ktc'])} | {_fmt(s['ktc_lesion'])} | {_fmt(s['ktc_int8'])} | "
+            f"{_fmt(s['ktc_lesion_int8'])} | {_fmt(s['int8_gates_passed'])} ({_fmt(s['int8_gate_best_dice'], 4)}) | "
+            f"{_fmt(s['p50_ms_fp32_1t'], 2)} | {_fmt(int8_ms, 2)}{shown} | "
+            f"{_fmt(s['fp32_speedup_vs_fp32_teacher'], 2)} / {_fmt(s['fp32_speedup_vs_int8_teacher'], 2)} | "
+            f"{_fmt(_ratio(t['fp32_1t'], int8_ms), 2)} / {_fmt(_ratio(t['int8_1t'], int8_ms), 2)} | "
+            f"{_fmt(s['meets_bar'])} |")
+    return lines + [""]
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -128,6 +195,8 @@ def markdown(results: dict[str, Any]) -> str:
              "ungated INT8 ms 1t (x FP32 / x INT8 teacher) | teacher share | bar |",
              "|" + "---|" * 18]
     for s in results["students"]:
+        if s.get("cell") == "qat":
+            continue
         lines.append(
             f"| {s['student']} | {s['mode']} | {_fmt(s['dice'])} | {_fmt(s['dice_lesion'])} | {_fmt(s['ktc'])} | "
             f"{_fmt(s['ktc_lesion'])} | {_fmt(s['dice_int8'])} | {s['parameters'] / 1e6:.2f} M | {_fmt(s['gflops'])} | "
@@ -144,6 +213,7 @@ def markdown(results: dict[str, Any]) -> str:
               f"{bar['ktc']}, lesion KTC >= {bar['ktc_lesion']}, gated INT8 >= {bar['speedup_vs_fp32_teacher']}x the "
               f"FP32 teacher and >= {bar['speedup_vs_int8_teacher']}x the INT8 teacher (batch 1, 1 thread, "
               f"{BENCH_SIZE} px, same run). Machine: {_fmt((results['machine'] or {}).get('cpu'))}.", ""]
+    lines += qat_markdown(results["students"])
     reading = HERE / "reading.md"
     if reading.is_file():
         lines += [reading.read_text().rstrip(), ""]
@@ -163,7 +233,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
         if dice is not None and t[f"p50_ms_{precision}_1t"]:
             ax.scatter(t[f"p50_ms_{precision}_1t"], dice, c="black", marker=marker)
             ax.annotate(f"teacher {precision}", (t[f"p50_ms_{precision}_1t"], dice), fontsize=7)
-        for s in results["students"]:
+        for s in [s for s in results["students"] if s.get("cell") != "qat"]:
             latency, score = s[f"p50_ms_{precision}_1t"], s["dice" if precision == "fp32" else "dice_int8"]
             if precision == "int8" and latency is None:  # refused by the gates: its ungated time, FP32 Dice
                 latency, score, precision_shown = s["p50_ms_int8_ungated_1t"], s["dice"], "int8 ungated"
