@@ -26,6 +26,7 @@ USE = ("Research use only: not a medical device, not validated for diagnosis. Tr
        "and check it on your own labeled frames before relying on it.")
 ENTRIES = {  # zoo name: (file in work/, cell with its test scores, role)
     "busi_cmunext_edge": ("cmunext_edge-online-all-fp32.onnx", "cmunext_edge-online-all", "student"),
+    "busi_cmunext_edge_qat": ("qat-qat-fp32.onnx", "qat", "student"),  # from qat.py: its own cell and bench run
     "busi_deeplabv3plus_r18_teacher_fp16": ("teacher-fp16.onnx", "teacher", "teacher"),
 }
 
@@ -39,19 +40,36 @@ def _latency(rows: list[dict[str, Any]], model: str) -> list[dict[str, Any]]:
              "p95_ms": round(r["p95_ms"], 2)} for r in rows if r["model"] == model]
 
 
+def _qat_card_inputs(cell: dict[str, Any]) -> tuple[dict[str, float], str, dict[str, Any]]:
+    """Test scores, recipe and bench of the qat cell's QAT run (its distillation, then 30 epochs with --qat)."""
+    run = cell["result"]["runs"]["qat"]
+    test = {"dice_mean": run["test"]["dice"], "dice_lesion_mean": run["test"]["dice_lesion"],
+            "ktc": run["test"]["ktc"], "ktc_lesion": run["test"]["ktc_lesion"]}
+    recipe = " && ".join(c["command"] for c in cell["commands"]
+                         if c["command"].startswith("nakt distill") and re.search(r"--out \S*/qat-(base|qat)\b",
+                                                                                 c["command"]))
+    return test, recipe, cell["result"]["bench"]
+
+
 def card(name: str, source: str, cell_name: str, role: str, bench: dict[str, Any]) -> dict[str, Any]:
     cell = _cell(cell_name)
-    test = cell["result"]["test"]
+    if cell_name == "qat":
+        test, train, bench = _qat_card_inputs(cell)
+    else:
+        test = cell["result"]["test"]
+        train = next(c["command"] for c in cell["commands"] if c["command"].startswith(("nakt train",
+                                                                                       "nakt distill")))
     timed = source if role == "student" else "teacher-fp32.onnx"  # the FP16 teacher is for GPUs: FP32 is timed
-    train = next(c["command"] for c in cell["commands"] if c["command"].startswith(("nakt train", "nakt distill")))
     return {
         "name": name, "file": f"{name}.onnx", "role": role,
-        "architecture": "CMUNeXt-edge (0.55 M parameters, 0.99 GFLOPs at 256 px)" if role == "student"
+        "architecture": "CMUNeXt-edge (0.55 M parameters, 0.99 GFLOPs at 256 px)"
+        + (", quantization-aware: weights on the INT8 export's grid" if cell_name == "qat" else "") if role == "student"
         else "DeepLabV3+ with a ResNet-18 encoder (12.3 M parameters, 8.92 GFLOPs at 256 px), FP16 weights",
         "training_data": "BUSI `transfer` split, unlabeled, labeled on the fly by the teacher" if role == "student"
         else "BUSI `teacher` split with its masks", "split_by": "group (near-duplicate frames never cross splits)",
-        "recipe": re.sub(r"\S*/shared/data/busi", "../shared/data/busi",
-                         re.sub(r"\S*/benchmarks/compact_students", "benchmarks/compact_students", train)),
+        "recipe": re.sub(r"\S*/shared/data/busi", "../shared/data/busi", re.sub(
+            r"\S*/benchmarks/compact_students", "benchmarks/compact_students",
+            re.sub(r"\S*/models/busi_", "models/busi_", train))),
         "input": "1 x 1 x 128 x 128 gray in [0, 1] (nakt.* metadata; nakt predict resizes any frame)",
         "test": {"protocol": "BUSI `test` split (156 images, 129 with a lesion), native mask resolution, threshold 0.5",
                  "dice": round(test["dice_mean"], 4), "dice_lesion": round(test["dice_lesion_mean"], 4),
@@ -97,9 +115,12 @@ Try it: `nakt predict models/{c['file']} scans/ --out predictions --overlay`
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=BENCH / "work")
+    parser.add_argument("--only", nargs="*", choices=sorted(ENTRIES), help="rebuild only these entries")
     args = parser.parse_args()
     bench = _cell("bench")["result"]
     for name, (source, cell_name, role) in ENTRIES.items():
+        if args.only and name not in args.only:
+            continue
         shutil.copyfile(args.work / source, HERE / f"{name}.onnx")
         entry = card(name, source, cell_name, role, bench)
         (HERE / f"{name}.json").write_text(json.dumps(entry, indent=2) + "\n")

@@ -191,6 +191,106 @@ def c4_student(c: Cell, fusion: str) -> dict[str, Any]:
             "student": {"run": run_meta(run), "test": c.evaluate(run)}}
 
 
+SITES = 4
+
+
+def site_manifest(busi: Path) -> Path:
+    """BUSI's manifest with the `teacher` split cut by group into four disjoint sites (site1..site4).
+
+    Groups are dealt to the sites in a seeded order, largest first, to even the image counts; the
+    transfer and test rows are unchanged."""
+    import csv
+    import random
+
+    out = WORK / "manifest-sites.csv"
+    with (busi / "manifest.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    sizes: dict[str, int] = {}
+    for row in rows:
+        if row["split"] == "teacher":
+            sizes[row["group"]] = sizes.get(row["group"], 0) + 1
+    order = sorted(sizes)
+    random.Random(0).shuffle(order)
+    order.sort(key=lambda g: -sizes[g])  # stable: ties keep the seeded order
+    load, site_of = [0] * SITES, {}
+    for group in order:
+        site = min(range(SITES), key=lambda k: (load[k], k))
+        site_of[group] = f"site{site + 1}"
+        load[site] += sizes[group]
+    for row in rows:
+        if row["split"] == "teacher":
+            row["split"] = site_of[row["group"]]
+    tmp = out.with_suffix(".tmp")
+    with tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(out)
+    return out
+
+
+def ensemble_test(c: Cell, teachers: list[Path], fusion: str) -> dict[str, Any]:
+    """The teachers' fused output run directly on `test`, scored like `nakt evaluate` (native mask size, > 0.5)."""
+    import numpy as np
+
+    from nakt_edge.data.images import read_gray, resize_to
+    from nakt_edge.metrics import dice
+
+    out = WORK / f"ensemble-sites-{fusion}-test"
+    flags = [x for t in teachers for x in ("--teacher", str(t))]
+    c.nakt("label", *flags, "--fusion", fusion, "--images", c.busi / "images", "--manifest", c.busi / "manifest.csv",
+           "--split", "test", "--size", SIZE, "--no-filter", "--device", "cpu", "--out", out)
+    scores, lesion = [], []
+    for row in csv_rows(out / "manifest.csv"):
+        truth = read_gray(c.busi / "masks" / f"{row['stem']}.png") > 0.5
+        fused = resize_to(read_gray(out / "masks" / f"{row['stem']}.png"), *truth.shape) > 0.5
+        scores.append(dice(fused, truth))
+        if truth.any():
+            lesion.append(scores[-1])
+    return {"images": len(scores), "dice_mean": float(np.mean(scores)), "dice_lesion_mean": float(np.mean(lesion)),
+            "lesion_images": len(lesion)}
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def cell_c4_sites(c: Cell) -> dict[str, Any]:
+    """C4 as the paper did it: four teachers of four architectures, each trained to convergence on one site."""
+    manifest = site_manifest(c.busi)
+    teachers, files = {}, []
+    for (name, args), site in zip(WEAK_TEACHERS.items(), range(1, SITES + 1)):
+        run = WORK / f"site{site}-{name.removeprefix('weak_')}"
+        c.nakt("train", "--images", c.busi / "images", "--masks", c.busi / "masks", "--manifest", manifest,
+               "--split", f"site{site}", *args, "--out", run, *train_args(TEACHER_EPOCHS))
+        c.nakt("export", run, "--out", run.with_suffix(".onnx"), "--calib", c.busi / "images", "--force")
+        teachers[run.name] = {"site": site, "run": run_meta(run), "test": c.evaluate(run)}
+        files.append(run.with_suffix(".onnx"))
+    result: dict[str, Any] = {"teachers": teachers, "site_images": {
+        f"site{k}": sum(1 for r in csv_rows(manifest) if r["split"] == f"site{k}") for k in range(1, SITES + 1)}}
+    for fusion in ("mean", "staple"):
+        pseudo = WORK / f"pseudo-c4-sites-{fusion}"
+        c.nakt("label", *[x for f in files for x in ("--teacher", str(f))], "--fusion", fusion, "--images",
+               c.busi / "images", "--manifest", c.busi / "manifest.csv", "--split", "transfer", "--size", SIZE,
+               "--device", "cpu", "--out", pseudo)
+        summary = json.loads((pseudo / "summary.json").read_text())
+        run = WORK / f"student-c4-sites-{fusion}"
+        c.nakt("distill", "--pseudo", pseudo, *C4_STUDENT, "--out", run, *train_args(STUDENT_EPOCHS))
+        student = c.evaluate(run)
+        best = max(teachers.values(), key=lambda t: t["test"]["dice_mean"])
+        result[fusion] = {"pseudo": {"counts": summary["counts"], "entropy_bits": summary["entropy_bits"],
+                                     "teacher_agreement_mean": summary["teacher_agreement_mean"]},
+                          "student": {"run": run_meta(run), "test": student},
+                          "ensemble_test": ensemble_test(c, files, fusion),
+                          "margin_vs_best_teacher": student["dice_mean"] - best["test"]["dice_mean"],
+                          "margin_vs_each_teacher": {n: student["dice_mean"] - t["test"]["dice_mean"]
+                                                     for n, t in teachers.items()}}
+    return result
+
+
 def grid() -> dict[str, tuple[str, Callable[[Cell], dict[str, Any]], list[Path]]]:
     """cell name -> (claim, function, outputs that must exist for the cell to count as done)."""
     cells: dict[str, tuple[str, Callable[[Cell], dict[str, Any]], list[Path]]] = {
@@ -209,6 +309,8 @@ def grid() -> dict[str, tuple[str, Callable[[Cell], dict[str, Any]], list[Path]]
     cells["c4"] = ("C4", cell_c4, [WORK / "student-c4"])
     cells["c4-staple"] = ("C4 (ablation: STAPLE fusion)", lambda c: c4_student(c, "staple"),
                           [WORK / "student-c4-staple"])
+    cells["c4-sites"] = ("C4 (faithful: one site per teacher)", cell_c4_sites,
+                         [WORK / "student-c4-sites-mean", WORK / "student-c4-sites-staple"])
     return cells
 
 
