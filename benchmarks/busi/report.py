@@ -138,6 +138,7 @@ def markdown(cells: dict[str, Any], context: dict[str, Any]) -> str:
                     f"{lesion(t2)}: **{100 * (t2['dice_mean'] - best):+.1f} pts** vs the best teacher, "
                     f"{100 * (t2['dice_mean'] - worst):+.1f} vs the weakest."]
         out.append("")
+    out += c4_sites_section(cells.get("c4-sites"))
     discussion = HERE / "discussion.md"
     if discussion.is_file():
         out += [discussion.read_text().strip(), ""]
@@ -146,6 +147,40 @@ def markdown(cells: dict[str, Any], context: dict[str, Any]) -> str:
     out += [f"| {name} | {c['claim']} | {c['wall_seconds'] / 60:.1f} |" for name, c in cells.items()]
     out += ["", f"Total: {total / 60:.0f} min.", ""]
     return "\n".join(out)
+
+
+def c4_sites_section(cell: dict[str, Any] | None) -> list[str]:
+    """C4 as the paper set it up: four architectures, each trained to convergence on one site of the teacher split."""
+    if not cell:
+        return []
+    r = cell["result"]
+    out = ["## C4 as in the paper: four weak teachers from four sites (cell `c4-sites`)", "",
+           "The `teacher` split cut by `group` into four disjoint sites (" + ", ".join(
+               f"{site} {n} images" for site, n in r["site_images"].items()) + "); each teacher, of its own "
+           f"architecture, trained to convergence ({r['teachers'][next(iter(r['teachers']))]['run']['epochs']} "
+           "epochs, best epoch kept) on its site only.", "",
+           "| model | Dice | Dice (lesion) |", "|---|---:|---:|"]
+    for name, t in r["teachers"].items():
+        out.append(f"| teacher {name} (best epoch {t['run']['best_epoch']}) | {dice(t['test'])} | "
+                   f"{lesion(t['test'])} |")
+    for fusion in ("mean", "staple"):
+        f = r[fusion]
+        out += [f"| teachers' {fusion} ensemble, run directly | {dice(f['ensemble_test'])} | "
+                f"{lesion(f['ensemble_test'])} |",
+                f"| **student** Attention U-Net ({fusion} fusion, paper rules) | {dice(f['student']['test'])} | "
+                f"{lesion(f['student']['test'])} |"]
+    out.append("")
+    for fusion in ("mean", "staple"):
+        f = r[fusion]
+        c = f["pseudo"]["counts"]
+        out.append(f"- {fusion}: the paper's rules kept {c['kept']} of {c['labeled']} transfer images ("
+                   f"{c['few_pixels']} few pixels, {c['high_entropy']} above beta; teacher agreement "
+                   f"{f['pseudo']['teacher_agreement_mean']:.3f}). **C4 margin (student minus the best single "
+                   f"teacher): {100 * f['margin_vs_best_teacher']:+.1f} pts**; vs each teacher: " + ", ".join(
+                       f"{n} {100 * m:+.1f}" for n, m in f["margin_vs_each_teacher"].items()) +
+                   f"; student minus the ensemble run directly: "
+                   f"{100 * (f['student']['test']['dice_mean'] - f['ensemble_test']['dice_mean']):+.1f} pts.")
+    return out + [f"- Wall time {cell['wall_seconds'] / 60:.0f} min; commands in `cells/c4-sites.json`.", ""]
 
 
 def main() -> None:
