@@ -97,8 +97,12 @@ def stream_with_ray(teachers: Sequence[str | Path], pending: Sequence[ImageItem]
     ray = require_ray()
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=None if address == LOCAL else address, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
+        try:
+            ray.init(address=None if address == LOCAL else address, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise InputError(f"cannot reach Ray at '{address}': {str(error).splitlines()[0][:200]}",
+                             hint="pass a running cluster's address (auto, ray://head:10001) or --ray local") from None
     try:
         gpus = ray.cluster_resources().get("GPU", 0) if config.device != "cpu" else 0
         count = actors or max(1, int(gpus) if gpus else int(ray.cluster_resources().get("CPU", 1)))

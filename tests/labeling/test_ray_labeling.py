@@ -51,3 +51,12 @@ def test_without_ray_installed_the_error_says_how_to_get_it(monkeypatch: pytest.
                                       "--size", "64", "--ray", "local", "--out", str(tmp_path / "x")])
     assert result.exit_code != 0 and "pip install 'nakt-edge[ray]'" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_an_unreachable_cluster_is_one_line_and_writes_nothing(phantom_set: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    result = CliRunner().invoke(app, ["label", "--teacher", str(STUDENT), "--images", str(phantom_set / "images"),
+                                      "--size", "64", "--ray", "auto", "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0 and "cannot reach Ray at 'auto'" in result.output
+    assert not (tmp_path / "x").exists()
