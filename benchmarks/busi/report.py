@@ -167,20 +167,27 @@ def c4_sites_section(cell: dict[str, Any] | None) -> list[str]:
         f = r[fusion]
         out += [f"| teachers' {fusion} ensemble, run directly | {dice(f['ensemble_test'])} | "
                 f"{lesion(f['ensemble_test'])} |",
-                f"| **student** Attention U-Net ({fusion} fusion, paper rules) | {dice(f['student']['test'])} | "
+                f"| **student** Attention U-Net ({fusion} fusion, "
+                f"{'paper rules' if f['pseudo']['set'].endswith(fusion) else 'alpha rule only'}) | "
+                f"{dice(f['student']['test'])} | "
                 f"{lesion(f['student']['test'])} |"]
     out.append("")
     for fusion in ("mean", "staple"):
         f = r[fusion]
-        c = f["pseudo"]["counts"]
-        out.append(f"- {fusion}: the paper's rules kept {c['kept']} of {c['labeled']} transfer images ("
-                   f"{c['few_pixels']} few pixels, {c['high_entropy']} above beta; teacher agreement "
-                   f"{f['pseudo']['teacher_agreement_mean']:.3f}). **C4 margin (student minus the best single "
+        c, paper = f["pseudo"]["counts"], f["pseudo_paper_rules"]
+        fallback = "" if f["pseudo"]["set"].endswith(fusion) else (
+            f"; beta then off (`--max-entropy {f['pseudo']['max_entropy']:g}`, alpha on): the student learned from "
+            f"{c['kept']} images")
+        out.append(f"- {fusion}: the paper's rules kept {paper['counts']['kept']} of {paper['counts']['labeled']} "
+                   f"transfer images ({paper['counts']['few_pixels']} few pixels, {paper['counts']['high_entropy']} "
+                   f"above beta, mean entropy {paper['entropy_bits']['mean']:.2f} bits; teacher agreement "
+                   f"{paper['teacher_agreement_mean']:.3f}){fallback}. **C4 margin (student minus the best single "
                    f"teacher): {100 * f['margin_vs_best_teacher']:+.1f} pts**; vs each teacher: " + ", ".join(
                        f"{n} {100 * m:+.1f}" for n, m in f["margin_vs_each_teacher"].items()) +
                    f"; student minus the ensemble run directly: "
                    f"{100 * (f['student']['test']['dice_mean'] - f['ensemble_test']['dice_mean']):+.1f} pts.")
-    return out + [f"- Wall time {cell['wall_seconds'] / 60:.0f} min; commands in `cells/c4-sites.json`.", ""]
+    return out + [f"- Wall time of the recorded run {cell['wall_seconds'] / 60:.0f} min (a resumed run skips what "
+                  "exists); commands in `cells/c4-sites.json`.", ""]
 
 
 def main() -> None:

@@ -165,6 +165,18 @@ def cell_c4(c: Cell) -> dict[str, Any]:
     return {"teachers": teachers, **c4_student(c, "mean")}
 
 
+def label_paper_rules_first(c: Cell, args: list[Any], pseudo: Path) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """Label with the paper's rules; when beta excludes (nearly) every image, label again with the alpha rule
+    alone (the entropy of a 256-level histogram is at most 8 bits: --max-entropy 8 switches beta off).
+    Returns the set the student learns from and the summaries of the paper's set and of that one."""
+    c.nakt("label", *args, "--out", pseudo)
+    paper = json.loads((pseudo / "summary.json").read_text())
+    if paper["counts"]["kept"] < FEW_LABELS:
+        pseudo = pseudo.with_name(pseudo.name + "-alpha")
+        c.nakt("label", *args, "--max-entropy", 8, "--out", pseudo)
+    return pseudo, paper, json.loads((pseudo / "summary.json").read_text())
+
+
 def c4_student(c: Cell, fusion: str) -> dict[str, Any]:
     """Label the transfer split with the four weak teachers fused by ``fusion``; distill one student."""
     b = c.busi
@@ -172,16 +184,7 @@ def c4_student(c: Cell, fusion: str) -> dict[str, Any]:
     flags = [x for name in WEAK_TEACHERS for x in ("--teacher", str(WORK / f"{name}.onnx"))]
     common = ["--fusion", fusion, "--images", b / "images", "--manifest", b / "manifest.csv", "--split", "transfer",
               "--size", SIZE, "--device", "cpu"]
-    # The paper's rules first; under-fitted teachers give diffuse probabilities, and when beta then
-    # excludes (nearly) every image the student learns from the alpha rule alone: the entropy of a
-    # 256-level histogram is at most 8 bits, so --max-entropy 8 switches beta off and keeps alpha.
-    pseudo = WORK / f"pseudo-c4{suffix}"
-    c.nakt("label", *flags, *common, "--out", pseudo)
-    paper = json.loads((pseudo / "summary.json").read_text())
-    if paper["counts"]["kept"] < FEW_LABELS:
-        pseudo = WORK / f"pseudo-c4{suffix}-alpha"
-        c.nakt("label", *flags, *common, "--max-entropy", 8, "--out", pseudo)
-    used = json.loads((pseudo / "summary.json").read_text())
+    pseudo, paper, used = label_paper_rules_first(c, [*flags, *common], WORK / f"pseudo-c4{suffix}")
     run = WORK / f"student-c4{suffix}"
     c.nakt("distill", "--pseudo", pseudo, *C4_STUDENT, "--out", run, *train_args(STUDENT_EPOCHS))
     return {"pseudo_paper_rules": {"counts": paper["counts"], "entropy_bits": paper["entropy_bits"],
@@ -247,8 +250,8 @@ def ensemble_test(c: Cell, teachers: list[Path], fusion: str) -> dict[str, Any]:
         scores.append(dice(fused, truth))
         if truth.any():
             lesion.append(scores[-1])
-    return {"images": len(scores), "dice_mean": float(np.mean(scores)), "dice_lesion_mean": float(np.mean(lesion)),
-            "lesion_images": len(lesion)}
+    return {"images": len(scores), "dice_mean": float(np.mean(scores)), "dice_std": float(np.std(scores)),
+            "dice_lesion_mean": float(np.mean(lesion)), "lesion_images": len(lesion)}
 
 
 def csv_rows(path: Path) -> list[dict[str, str]]:
@@ -272,17 +275,18 @@ def cell_c4_sites(c: Cell) -> dict[str, Any]:
     result: dict[str, Any] = {"teachers": teachers, "site_images": {
         f"site{k}": sum(1 for r in csv_rows(manifest) if r["split"] == f"site{k}") for k in range(1, SITES + 1)}}
     for fusion in ("mean", "staple"):
-        pseudo = WORK / f"pseudo-c4-sites-{fusion}"
-        c.nakt("label", *[x for f in files for x in ("--teacher", str(f))], "--fusion", fusion, "--images",
-               c.busi / "images", "--manifest", c.busi / "manifest.csv", "--split", "transfer", "--size", SIZE,
-               "--device", "cpu", "--out", pseudo)
-        summary = json.loads((pseudo / "summary.json").read_text())
+        pseudo, paper, used = label_paper_rules_first(c, [
+            *[x for f in files for x in ("--teacher", str(f))], "--fusion", fusion, "--images", c.busi / "images",
+            "--manifest", c.busi / "manifest.csv", "--split", "transfer", "--size", SIZE, "--device", "cpu"],
+            WORK / f"pseudo-c4-sites-{fusion}")
         run = WORK / f"student-c4-sites-{fusion}"
         c.nakt("distill", "--pseudo", pseudo, *C4_STUDENT, "--out", run, *train_args(STUDENT_EPOCHS))
         student = c.evaluate(run)
         best = max(teachers.values(), key=lambda t: t["test"]["dice_mean"])
-        result[fusion] = {"pseudo": {"counts": summary["counts"], "entropy_bits": summary["entropy_bits"],
-                                     "teacher_agreement_mean": summary["teacher_agreement_mean"]},
+        result[fusion] = {"pseudo_paper_rules": {"counts": paper["counts"], "entropy_bits": paper["entropy_bits"],
+                                                 "teacher_agreement_mean": paper["teacher_agreement_mean"]},
+                          "pseudo": {"set": pseudo.name, "max_entropy": used["beta_max_entropy"],
+                                     "counts": used["counts"]},
                           "student": {"run": run_meta(run), "test": student},
                           "ensemble_test": ensemble_test(c, files, fusion),
                           "margin_vs_best_teacher": student["dice_mean"] - best["test"]["dice_mean"],
