@@ -139,6 +139,7 @@ def markdown(cells: dict[str, Any], context: dict[str, Any]) -> str:
                     f"{100 * (t2['dice_mean'] - worst):+.1f} vs the weakest."]
         out.append("")
     out += c4_sites_section(cells.get("c4-sites"))
+    out += c2_sites_section(cells.get("c2-sites"))
     discussion = HERE / "discussion.md"
     if discussion.is_file():
         out += [discussion.read_text().strip(), ""]
@@ -188,6 +189,28 @@ def c4_sites_section(cell: dict[str, Any] | None) -> list[str]:
                    f"{100 * (f['student']['test']['dice_mean'] - f['ensemble_test']['dice_mean']):+.1f} pts.")
     return out + [f"- Wall time of the recorded run {cell['wall_seconds'] / 60:.0f} min (a resumed run skips what "
                   "exists); commands in `cells/c4-sites.json`.", ""]
+
+
+def c2_sites_section(cell: dict[str, Any] | None) -> list[str]:
+    """C2 with the strongest site teacher: the paper's rules vs every image, out of domain."""
+    if not cell:
+        return []
+    r = cell["result"]
+    c = r["pseudo"]["counts"]
+    out = [f"## C2 again, with the strongest site teacher (`{r['teacher']}`, cell `c2-sites`)", "",
+           f"Transferal set: {c['total']} natural-image phantoms (out of domain). The paper's rules kept {c['kept']} "
+           f"({c['few_pixels']} few pixels, {c['high_entropy']} above beta; mean entropy "
+           f"{r['pseudo']['entropy_bits']['mean']:.2f} bits). Student: Attention U-Net w0.25, 40 epochs.", "",
+           "| student trained on | Dice | Dice (lesion) | KTC | KTC lesion |", "|---|---:|---:|---:|---:|"]
+    for way, label in (("paper_rules", "the images the paper's rules keep"), ("every_image", "every image")):
+        entry = r[way]
+        if "skipped" in entry:
+            out.append(f"| {label} | - ({entry['skipped']}) | | | |")
+            continue
+        t = entry["test"]
+        out.append(f"| {label} ({entry['run']['train_images']} train images) | {dice(t)} | {lesion(t)} | "
+                   f"{t['ktc']:.3f} | {t['ktc_lesion']:.3f} |")
+    return out + [f"- Wall time {cell['wall_seconds'] / 60:.0f} min; commands in `cells/c2-sites.json`.", ""]
 
 
 def main() -> None:

@@ -295,6 +295,32 @@ def cell_c4_sites(c: Cell) -> dict[str, Any]:
     return result
 
 
+def cell_c2_sites(c: Cell) -> dict[str, Any]:
+    """C2 again with the strongest site teacher of `c4-sites`: out-of-domain (natural) transferal images,
+    the paper's alpha/beta rules vs every image kept, one Attention U-Net student each."""
+    best = max(json.loads((CELLS / "c4-sites.json").read_text())["result"]["teachers"].items(),
+               key=lambda item: item[1]["test"]["dice_mean"])[0]
+    teacher = WORK / best
+    if not (WORK / "natural" / "images").is_dir():
+        c.nakt("phantoms", "--out", WORK / "natural", "--n", NATURAL_IMAGES, "--domain", "natural", "--size", SIZE,
+               "--seed", 7)
+    pseudo = WORK / f"pseudo-natural-{best}"
+    c.nakt("label", "--teacher", teacher.with_suffix(".onnx"), "--images", WORK / "natural" / "images", "--size",
+           SIZE, "--device", "cpu", "--out", pseudo)
+    summary = json.loads((pseudo / "summary.json").read_text())
+    result: dict[str, Any] = {"teacher": best, "pseudo": {"counts": summary["counts"],
+                                                          "entropy_bits": summary["entropy_bits"]}}
+    for way, extra in (("paper_rules", []), ("every_image", ["--include-excluded"])):
+        if way == "paper_rules" and summary["counts"]["kept"] == 0:
+            result[way] = {"skipped": "the paper's rules kept no image"}
+            continue
+        run = WORK / f"student-natural-{best}-{way}"
+        c.nakt("distill", "--pseudo", pseudo, *STUDENTS["attention_unet"], "--out", run, *extra,
+               *train_args(STUDENT_EPOCHS))
+        result[way] = {"run": run_meta(run), "test": c.evaluate(run, reference=teacher)}
+    return result
+
+
 def grid() -> dict[str, tuple[str, Callable[[Cell], dict[str, Any]], list[Path]]]:
     """cell name -> (claim, function, outputs that must exist for the cell to count as done)."""
     cells: dict[str, tuple[str, Callable[[Cell], dict[str, Any]], list[Path]]] = {
@@ -315,6 +341,7 @@ def grid() -> dict[str, tuple[str, Callable[[Cell], dict[str, Any]], list[Path]]
                           [WORK / "student-c4-staple"])
     cells["c4-sites"] = ("C4 (faithful: one site per teacher)", cell_c4_sites,
                          [WORK / "student-c4-sites-mean", WORK / "student-c4-sites-staple"])
+    cells["c2-sites"] = ("C2 (the strongest site teacher, both ways)", cell_c2_sites, [])
     return cells
 
 
