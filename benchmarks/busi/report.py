@@ -140,6 +140,7 @@ def markdown(cells: dict[str, Any], context: dict[str, Any]) -> str:
         out.append("")
     out += c4_sites_section(cells.get("c4-sites"))
     out += c2_sites_section(cells.get("c2-sites"))
+    out += scaling_section(cells.get("scaling-busi"))
     discussion = HERE / "discussion.md"
     if discussion.is_file():
         out += [discussion.read_text().strip(), ""]
@@ -211,6 +212,45 @@ def c2_sites_section(cell: dict[str, Any] | None) -> list[str]:
         out.append(f"| {label} ({entry['run']['train_images']} train images) | {dice(t)} | {lesion(t)} | "
                    f"{t['ktc']:.3f} | {t['ktc_lesion']:.3f} |")
     return out + [f"- Wall time {cell['wall_seconds'] / 60:.0f} min; commands in `cells/c2-sites.json`.", ""]
+
+
+def scaling_section(cell: dict[str, Any] | None) -> list[str]:
+    """Student Dice and KTC against the number of transferal images (BUSI part of the curve), and its plot."""
+    if not cell:
+        return []
+    points = cell["result"]["points"]
+    plot_scaling(points, HERE / "scaling.png")
+    teacher = cell["result"]["teacher"]
+    out = [f"## The transferal-set scaling curve, BUSI part (cell `scaling-busi`, teacher `{teacher}`)",
+           "", "Nested, group-aware subsets of `transfer` labeled by the teacher with the paper's rules; one Attention "
+           "U-Net w0.25 student each (40 epochs); `test` scored against the teacher (`scaling.png`).", "",
+           "| transferal images | kept by the rules | student Dice | Dice (lesion) | KTC | KTC lesion |",
+           "|---:|---:|---:|---:|---:|---:|"]
+    out += [f"| {p['transfer_images']} | {p['kept']} | {dice(p['test'])} | {lesion(p['test'])} | "
+            f"{p['test']['ktc']:.3f} | {p['test']['ktc_lesion']:.3f} |" for p in points]
+    return out + [f"- Wall time {cell['wall_seconds'] / 60:.0f} min; commands in `cells/scaling-busi.json`.", ""]
+
+
+def plot_scaling(points: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [p["transfer_images"] for p in points]
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.plot(sizes, [p["test"]["ktc"] for p in points], "o-", label="KTC (all test images)")
+    ax.plot(sizes, [p["test"]["ktc_lesion"] for p in points], "s--", label="KTC (lesion images)")
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.minorticks_off()
+    ax.set_xlabel("unlabeled BUSI transferal images")
+    ax.set_ylabel("student Dice / teacher Dice")
+    ax.set_title("Scaling the transferal set (BUSI test)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def main() -> None:

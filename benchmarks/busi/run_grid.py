@@ -321,6 +321,51 @@ def cell_c2_sites(c: Cell) -> dict[str, Any]:
     return result
 
 
+ZOO_TEACHER = HERE.parents[1] / "models" / "busi_deeplabv3plus_r18_teacher_fp16.onnx"  # trained on `teacher`
+SCALING_SIZES = (30, 60, 120, 234)
+
+
+def transfer_subset_manifest(busi: Path, count: int) -> Path:
+    """BUSI's manifest with only ``count`` `transfer` images left in that split (whole groups, seeded:
+    each subset holds the smaller ones)."""
+    import csv
+
+    from nakt_edge.data.pairing import collect_unlabeled
+    from nakt_edge.data.subsets import take_by_group
+
+    keep = {s.image.name for s in take_by_group(collect_unlabeled([busi / "images"], manifest=busi / "manifest.csv",
+                                                                  split="transfer"), count, seed=0)}
+    rows = csv_rows(busi / "manifest.csv")
+    for row in rows:
+        if row["split"] == "transfer" and row["file"] not in keep:
+            row["split"] = "transfer-unused"
+    out = WORK / f"manifest-transfer-{count}.csv"
+    with out.with_suffix(".tmp").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    out.with_suffix(".tmp").replace(out)
+    return out
+
+
+def cell_scaling_busi(c: Cell) -> dict[str, Any]:
+    """The transferal-set scaling curve on BUSI: the zoo teacher, the paper's rules, one Attention U-Net
+    student per size (30, 60, 120, all 234 `transfer` images), scored on `test` against the teacher."""
+    points = []
+    for count in SCALING_SIZES:
+        manifest = transfer_subset_manifest(c.busi, count)
+        pseudo = WORK / f"pseudo-scaling-{count}"
+        c.nakt("label", "--teacher", ZOO_TEACHER, "--images", c.busi / "images", "--manifest", manifest, "--split",
+               "transfer", "--size", SIZE, "--device", "cpu", "--out", pseudo)
+        summary = json.loads((pseudo / "summary.json").read_text())
+        run = WORK / f"student-scaling-{count}"
+        c.nakt("distill", "--pseudo", pseudo, *STUDENTS["attention_unet"], "--out", run,
+               *train_args(STUDENT_EPOCHS))
+        points.append({"transfer_images": count, "kept": summary["counts"]["kept"], "run": run_meta(run),
+                       "test": c.evaluate(run, reference=ZOO_TEACHER)})
+    return {"teacher": ZOO_TEACHER.name, "points": points}
+
+
 def grid() -> dict[str, tuple[str, Callable[[Cell], dict[str, Any]], list[Path]]]:
     """cell name -> (claim, function, outputs that must exist for the cell to count as done)."""
     cells: dict[str, tuple[str, Callable[[Cell], dict[str, Any]], list[Path]]] = {
@@ -342,6 +387,7 @@ def grid() -> dict[str, tuple[str, Callable[[Cell], dict[str, Any]], list[Path]]
     cells["c4-sites"] = ("C4 (faithful: one site per teacher)", cell_c4_sites,
                          [WORK / "student-c4-sites-mean", WORK / "student-c4-sites-staple"])
     cells["c2-sites"] = ("C2 (the strongest site teacher, both ways)", cell_c2_sites, [])
+    cells["scaling-busi"] = ("scaling curve (BUSI part)", cell_scaling_busi, [])
     return cells
 
 
