@@ -140,7 +140,7 @@ def markdown(cells: dict[str, Any], context: dict[str, Any]) -> str:
         out.append("")
     out += c4_sites_section(cells.get("c4-sites"))
     out += c2_sites_section(cells.get("c2-sites"))
-    out += scaling_section(cells.get("scaling-busi"))
+    out += scaling_section(cells.get("scaling-busi"), cells.get("scaling-phantoms"))
     discussion = HERE / "discussion.md"
     if discussion.is_file():
         out += [discussion.read_text().strip(), ""]
@@ -214,21 +214,28 @@ def c2_sites_section(cell: dict[str, Any] | None) -> list[str]:
     return out + [f"- Wall time {cell['wall_seconds'] / 60:.0f} min; commands in `cells/c2-sites.json`.", ""]
 
 
-def scaling_section(cell: dict[str, Any] | None) -> list[str]:
-    """Student Dice and KTC against the number of transferal images (BUSI part of the curve), and its plot."""
+def scaling_section(cell: dict[str, Any] | None, phantoms: dict[str, Any] | None) -> list[str]:
+    """Student Dice and KTC against the number of transferal images (BUSI, then BUSI + phantoms), and its plot."""
     if not cell:
         return []
-    points = cell["result"]["points"]
+    points = list(cell["result"]["points"])
+    if phantoms:
+        busi_kept = points[-1]["kept"]
+        points += [{**p, "kept": busi_kept + p["kept_phantoms"]} for p in phantoms["result"]["points"]]
     plot_scaling(points, HERE / "scaling.png")
     teacher = cell["result"]["teacher"]
     out = [f"## The transferal-set scaling curve, BUSI part (cell `scaling-busi`, teacher `{teacher}`)",
-           "", "Nested, group-aware subsets of `transfer` labeled by the teacher with the paper's rules; one Attention "
-           "U-Net w0.25 student each (40 epochs); `test` scored against the teacher (`scaling.png`).", "",
+           "", "Nested, group-aware subsets of `transfer` labeled by the teacher with the paper's rules, then all of "
+           "`transfer` pooled with generated breast phantoms (cell `scaling-phantoms`, same teacher and rules); one "
+           "Attention U-Net w0.25 student each (40 epochs); `test` scored against the teacher (`scaling.png`).", "",
            "| transferal images | kept by the rules | student Dice | Dice (lesion) | KTC | KTC lesion |",
            "|---:|---:|---:|---:|---:|---:|"]
-    out += [f"| {p['transfer_images']} | {p['kept']} | {dice(p['test'])} | {lesion(p['test'])} | "
-            f"{p['test']['ktc']:.3f} | {p['test']['ktc_lesion']:.3f} |" for p in points]
-    return out + [f"- Wall time {cell['wall_seconds'] / 60:.0f} min; commands in `cells/scaling-busi.json`.", ""]
+    out += [f"| {p['transfer_images']}{' (234 + ' + str(p['phantoms']) + ' phantoms)' if 'phantoms' in p else ''} | "
+            f"{p['kept']} | {dice(p['test'])} | {lesion(p['test'])} | {p['test']['ktc']:.3f} | "
+            f"{p['test']['ktc_lesion']:.3f} |" for p in points]
+    walls = f"{cell['wall_seconds'] / 60:.0f} min" + (f" + {phantoms['wall_seconds'] / 60:.0f} min" if phantoms else "")
+    return out + [f"- Wall time {walls}; commands in `cells/scaling-busi.json` and `cells/scaling-phantoms.json`.",
+                  ""]
 
 
 def plot_scaling(points: list[dict[str, Any]], path: Path) -> None:
@@ -244,7 +251,7 @@ def plot_scaling(points: list[dict[str, Any]], path: Path) -> None:
     ax.set_xscale("log")
     ax.set_xticks(sizes, [str(s) for s in sizes])
     ax.minorticks_off()
-    ax.set_xlabel("unlabeled BUSI transferal images")
+    ax.set_xlabel("unlabeled transferal images (BUSI, then + generated phantoms)")
     ax.set_ylabel("student Dice / teacher Dice")
     ax.set_title("Scaling the transferal set (BUSI test)")
     ax.legend()

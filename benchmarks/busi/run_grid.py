@@ -366,6 +366,29 @@ def cell_scaling_busi(c: Cell) -> dict[str, Any]:
     return {"teacher": ZOO_TEACHER.name, "points": points}
 
 
+SCALING_PHANTOMS = (500,)  # generated breast phantoms added to all 234 transfer images (1000, 2000: GPU)
+
+
+def cell_scaling_phantoms(c: Cell) -> dict[str, Any]:
+    """The curve past BUSI: all 234 `transfer` images pooled with generated breast phantoms, both labeled by
+    the same teacher with the paper's rules; the same student and test as `scaling-busi`."""
+    points = []
+    for count in SCALING_PHANTOMS:
+        phantoms = WORK / f"phantoms-breast-{count}"
+        if not (phantoms / "images").is_dir():
+            c.nakt("phantoms", "--out", phantoms, "--n", count, "--domain", "breast", "--size", SIZE, "--seed", 11)
+        pseudo = WORK / f"pseudo-phantoms-{count}"
+        c.nakt("label", "--teacher", ZOO_TEACHER, "--images", phantoms / "images", "--size", SIZE, "--device",
+               "cpu", "--out", pseudo)
+        kept = json.loads((pseudo / "summary.json").read_text())["counts"]["kept"]
+        run = WORK / f"student-scaling-234+{count}"
+        c.nakt("distill", "--pseudo", WORK / "pseudo-scaling-234", "--pseudo", pseudo, *STUDENTS["attention_unet"],
+               "--out", run, *train_args(STUDENT_EPOCHS))
+        points.append({"transfer_images": 234 + count, "phantoms": count, "kept_phantoms": kept,
+                       "run": run_meta(run), "test": c.evaluate(run, reference=ZOO_TEACHER)})
+    return {"teacher": ZOO_TEACHER.name, "points": points}
+
+
 def grid() -> dict[str, tuple[str, Callable[[Cell], dict[str, Any]], list[Path]]]:
     """cell name -> (claim, function, outputs that must exist for the cell to count as done)."""
     cells: dict[str, tuple[str, Callable[[Cell], dict[str, Any]], list[Path]]] = {
@@ -388,6 +411,7 @@ def grid() -> dict[str, tuple[str, Callable[[Cell], dict[str, Any]], list[Path]]
                          [WORK / "student-c4-sites-mean", WORK / "student-c4-sites-staple"])
     cells["c2-sites"] = ("C2 (the strongest site teacher, both ways)", cell_c2_sites, [])
     cells["scaling-busi"] = ("scaling curve (BUSI part)", cell_scaling_busi, [])
+    cells["scaling-phantoms"] = ("scaling curve (BUSI + phantoms)", cell_scaling_phantoms, [])
     return cells
 
 
