@@ -202,12 +202,12 @@ def site_manifest(busi: Path) -> Path:
 
     Groups are dealt to the sites in a seeded order, largest first, to even the image counts; the
     transfer and test rows are unchanged."""
-    import csv
     import random
 
+    from nakt_edge.outputs import write_csv
+
     out = WORK / "manifest-sites.csv"
-    with (busi / "manifest.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = csv_rows(busi / "manifest.csv")
     sizes: dict[str, int] = {}
     for row in rows:
         if row["split"] == "teacher":
@@ -223,12 +223,7 @@ def site_manifest(busi: Path) -> Path:
     for row in rows:
         if row["split"] == "teacher":
             row["split"] = site_of[row["group"]]
-    tmp = out.with_suffix(".tmp")
-    with tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(out)
+    write_csv(out, rows, list(rows[0]))
     return out
 
 
@@ -328,10 +323,9 @@ SCALING_SIZES = (30, 60, 120, 234)
 def transfer_subset_manifest(busi: Path, count: int) -> Path:
     """BUSI's manifest with only ``count`` `transfer` images left in that split (whole groups, seeded:
     each subset holds the smaller ones)."""
-    import csv
-
     from nakt_edge.data.pairing import collect_unlabeled
     from nakt_edge.data.subsets import take_by_group
+    from nakt_edge.outputs import write_csv
 
     keep = {s.image.name for s in take_by_group(collect_unlabeled([busi / "images"], manifest=busi / "manifest.csv",
                                                                   split="transfer"), count, seed=0)}
@@ -340,11 +334,7 @@ def transfer_subset_manifest(busi: Path, count: int) -> Path:
         if row["split"] == "transfer" and row["file"] not in keep:
             row["split"] = "transfer-unused"
     out = WORK / f"manifest-transfer-{count}.csv"
-    with out.with_suffix(".tmp").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    out.with_suffix(".tmp").replace(out)
+    write_csv(out, rows, list(rows[0]))
     return out
 
 

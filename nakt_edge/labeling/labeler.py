@@ -242,10 +242,12 @@ def _stream(segmenters: list[OnnxSegmenter], pending: list[ImageItem], out: Path
         try:
             while queue:
                 entries: list[tuple[ImageItem, np.ndarray | str]] = []
-                while queue and sum(not isinstance(d, str) for _, d in entries) < batch_size:
+                readable_count = 0
+                while queue and readable_count < batch_size:
                     path, future = queue.popleft()
                     refill()
                     entries.append((path, future.result()))
+                    readable_count += not isinstance(entries[-1][1], str)
                 readable = [(item, decoded) for item, decoded in entries if not isinstance(decoded, str)]
                 labeled = iter(label_batch(segmenters, [item for item, _ in readable],
                                            np.stack([d for _, d in readable]), config, alpha, staple_runs)

@@ -90,7 +90,11 @@ def attach_fake_quant(model: nn.Module) -> list[torch.utils.hooks.RemovableHandl
     ``model.train()``. Returns the hook handles (``handle.remove()`` undoes the activation part)."""
     handles = []
     norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-    handles.append(model.register_forward_pre_hook(lambda *_: [bn.eval() for bn in norms] and None))
+    def freeze_norms(*_: object) -> None:
+        for bn in norms:
+            bn.eval()
+
+    handles.append(model.register_forward_pre_hook(freeze_norms))
     for conv, bn in conv_batchnorm_pairs(model):
         conv.forward = _quantized_forward(conv, bn)  # instance attribute: weights and their names stay
         if bn is None:
