@@ -40,6 +40,7 @@ class TrainConfig:
     workers: int = 0  # DataLoader worker processes (0: in the training process)
     max_steps_per_epoch: int | None = None  # cap on optimizer steps per epoch (quick runs)
     qat: bool = False  # quantization-aware: train on the exporter's INT8 weight grid and UINT8 activations
+    qat_mode: str = "round"  # activations under --qat: round (fake UINT8) or noise (one step of uniform noise)
     compile: bool = False  # torch.compile the training forward (first epoch pays the compilation)
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,6 +67,8 @@ class TrainConfig:
         _check(self.size >= 16, f"--size must be at least 16 (got {self.size})", "e.g. --size 256")
         _check(0 < self.threshold < 1, f"threshold must be in (0, 1) (got {self.threshold})", "use 0.5")
         _check(self.workers >= 0, f"--workers must be >= 0 (got {self.workers})", "0 loads in the training process")
+        _check(self.qat_mode in ("round", "noise"), f"--qat-mode must be round or noise (got {self.qat_mode})",
+               "round simulates the INT8 activations, noise trains the model to ignore them")
         _check(self.amp in AMP_MODES, f"--amp must be one of {', '.join(AMP_MODES)} (got {self.amp})",
                "bf16 on recent GPUs, fp16 on older ones, off for FP32")
         if self.amp == "fp16" and self.device != "cuda":

@@ -43,5 +43,8 @@ ContractOpt = Annotated[list[str], typer.Option(
 QatOpt = Annotated[bool, typer.Option(
     "--qat", help="Quantization-aware: train on the INT8 export's weight grid and UINT8 activations (then export "
                   "--precision int8 loses almost nothing); usually a short run from --init or finetune.")]
+QatModeOpt = Annotated[str, typer.Option(
+    "--qat-mode", help="Activations under --qat: round (fake UINT8, the INT8 function) or noise (one quantization "
+                       "step of uniform noise at every conv input, so the FP32 and INT8 masks agree).")]
 CompileOpt = Annotated[bool, typer.Option(
     "--compile", help="torch.compile the training forward (faster steps on GPUs after a compilation epoch).")]

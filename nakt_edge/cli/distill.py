@@ -27,6 +27,7 @@ from nakt_edge.cli._options import (
     MaxStepsOpt,
     ModelArgOpt,
     NoAugmentOpt,
+    QatModeOpt,
     QatOpt,
     ResumeOpt,
     SeedOpt,
@@ -100,6 +101,7 @@ def distill(
     init: Annotated[Optional[Path], typer.Option(
         "--init", help="Start from the best weights of this earlier run of the same student.")] = None,
     qat: QatOpt = False,
+    qat_mode: QatModeOpt = "round",
     compile_forward: CompileOpt = False,
     resume: ResumeOpt = False,
     force: ForceOpt = False,
@@ -124,7 +126,7 @@ def distill(
                          hint="pool several sets with several --pseudo instead")
     config = TrainConfig(size=size, epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=val_fraction,
                          seed=seed, device=device, amp=amp, augment=not no_augment, workers=workers,
-                         max_steps_per_epoch=max_steps, qat=qat, compile=compile_forward)  # type: ignore[arg-type]
+                         max_steps_per_epoch=max_steps, qat=qat, qat_mode=qat_mode, compile=compile_forward)  # type: ignore[arg-type]
     kwargs = parse_model_args(model_arg)
     with RichReporter() as reporter:
         if teacher:
@@ -170,6 +172,7 @@ def finetune(
     seed: SeedOpt = 0,
     max_steps: MaxStepsOpt = None,
     qat: QatOpt = False,
+    qat_mode: QatModeOpt = "round",
     compile_forward: CompileOpt = False,
     resume: ResumeOpt = False,
     force: ForceOpt = False,
@@ -181,7 +184,7 @@ def finetune(
     base = read_run_info(run).config
     config = base.with_(epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=val_fraction, device=device,
                         amp=amp, seed=seed, max_steps_per_epoch=max_steps, qat=qat or base.qat,
-                        compile=compile_forward)
+                        qat_mode=qat_mode if qat else base.qat_mode, compile=compile_forward)
     with RichReporter() as reporter:
         result = finetune_api(run, images, masks, out, config=config, manifest=manifest, split=split, limit=limit,
                               resume=resume, force=force, reporter=reporter)

@@ -26,6 +26,7 @@ from nakt_edge.cli._options import (
     MaxStepsOpt,
     ModelArgOpt,
     NoAugmentOpt,
+    QatModeOpt,
     QatOpt,
     ResumeOpt,
     SeedOpt,
@@ -64,6 +65,7 @@ def train(
     max_steps: MaxStepsOpt = None,
     no_augment: NoAugmentOpt = False,
     qat: QatOpt = False,
+    qat_mode: QatModeOpt = "round",
     compile_forward: CompileOpt = False,
     resume: ResumeOpt = False,
     force: ForceOpt = False,
@@ -75,7 +77,7 @@ def train(
 
     config = TrainConfig(size=size, epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=val_fraction,
                          seed=seed, device=device, amp=amp, augment=not no_augment, workers=workers,
-                         max_steps_per_epoch=max_steps, qat=qat, compile=compile_forward)  # type: ignore[arg-type]
+                         max_steps_per_epoch=max_steps, qat=qat, qat_mode=qat_mode, compile=compile_forward)  # type: ignore[arg-type]
     with RichReporter() as reporter:
         result = train_api(images, masks, arch, out, encoder=encoder, width=width, in_channels=in_channels,
                            model_kwargs=parse_model_args(model_arg), config=config, manifest=manifest, split=split,

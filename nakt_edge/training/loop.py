@@ -225,7 +225,7 @@ def _fit(model: nn.Module, spec: ModelSpec, train_set: ArraySet, val_set: ArrayS
     device = group.device(torch_device(config.device))
     model.to(device)
     if config.qat:
-        attach_fake_quant(model)
+        attach_fake_quant(model, config.qat_mode)
     channels_last = device.type == "cuda"  # NHWC convolutions feed the tensor cores; on the CPU they do not help
     if channels_last:
         model.to(memory_format=torch.channels_last)
@@ -267,6 +267,7 @@ def _fit(model: nn.Module, spec: ModelSpec, train_set: ArraySet, val_set: ArrayS
                           "processes": group.world_size, "backend": group.backend,
                           "global_batch_size": config.batch_size * group.world_size,
                           "workers": config.workers, "pin_memory": device.type == "cuda", "qat": config.qat,
+                          "qat_mode": config.qat_mode if config.qat else None,
                           "channels_last": channels_last, "compile": config.compile},
             "metrics": {"epochs_done": counters["epoch"], "best_epoch": counters["best_epoch"],
                         "best_val_dice": counters["best_val_dice"], "train_images": len(train_set),

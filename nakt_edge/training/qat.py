@@ -28,6 +28,7 @@ from torch import nn
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.GELU, nn.LeakyReLU, nn.Sigmoid)
 WEIGHT_QMAX = 64  # quantize_int8's weights: per-channel symmetric QInt8, reduce_range -> -64..64 (ORT quant_utils)
 EMA = 0.99  # running min/max momentum of the activation observers
+QAT_MODES = ("round", "noise")
 
 
 def conv_batchnorm_pairs(model: nn.Module) -> Iterator[tuple[nn.Conv2d, nn.BatchNorm2d | None]]:
@@ -63,31 +64,72 @@ def fake_quantized_weight(conv: nn.Conv2d, bn: nn.BatchNorm2d | None) -> torch.T
     return grid / safe.view(-1, 1, 1, 1)
 
 
-class ActivationObserver:
-    """Running min/max of one tensor and its UINT8 fake quantization (forward hook)."""
+class RunningRange:
+    """Running (EMA) min/max of a tensor, widened to hold 0, as MinMax calibration will see it."""
 
     def __init__(self) -> None:
         self.low: float | None = None
         self.high: float | None = None
 
+    def update(self, tensor: torch.Tensor) -> None:
+        low, high = float(tensor.detach().min()), float(tensor.detach().max())
+        self.low = low if self.low is None else EMA * self.low + (1 - EMA) * low
+        self.high = high if self.high is None else EMA * self.high + (1 - EMA) * high
+
+    def step(self) -> float | None:
+        """One UINT8 quantization step of the range (None before the first update)."""
+        if self.low is None or self.high is None:
+            return None
+        return max((max(self.high, 0.0) - min(self.low, 0.0)) / 255.0, 1e-8)
+
+
+class ActivationObserver:
+    """Running min/max of one tensor and its UINT8 fake quantization (forward hook; mode ``round``)."""
+
+    def __init__(self) -> None:
+        self.range = RunningRange()
+
     def __call__(self, module: nn.Module, inputs: object, output: torch.Tensor) -> torch.Tensor:
         if module.training:
-            low, high = float(output.detach().min()), float(output.detach().max())
-            self.low = low if self.low is None else EMA * self.low + (1 - EMA) * low
-            self.high = high if self.high is None else EMA * self.high + (1 - EMA) * high
-        if self.low is None or self.high is None:
+            self.range.update(output)
+        step = self.range.step()
+        if step is None:
             return output
-        low, high = min(self.low, 0.0), max(self.high, 0.0)
-        step = max((high - low) / 255.0, 1e-8)
-        zero_point = int(round(-low / step))
+        zero_point = int(round(-min(self.range.low or 0.0, 0.0) / step))
         return torch.fake_quantize_per_tensor_affine(output, step, zero_point, 0, 255)
 
 
-def attach_fake_quant(model: nn.Module) -> list[torch.utils.hooks.RemovableHandle]:
-    """Make ``model`` train and predict as its INT8 export will (weights and activations); state_dict unchanged.
+class ConvInputNoise:
+    """Pseudo-quantization noise (forward pre-hook; mode ``noise``): in training, a conv's input gets uniform
+    noise of one UINT8 step of its running range, the error rounding to that grid makes; in eval, nothing.
 
-    BatchNorms are held in eval mode (frozen statistics, the fold the exporter makes) even under
-    ``model.train()``. Returns the hook handles (``handle.remove()`` undoes the activation part)."""
+    Every Conv input is a UINT8 tensor in the INT8 export (the model input, activations, sums, concatenations,
+    resizes), so this covers all of them. Unlike rounding, random noise cannot be co-adapted to: the network
+    has to become insensitive to it, so its FP32 and INT8 masks agree (Defossez, Adi, Synnaeve 2021,
+    "Differentiable Model Compression via Pseudo Quantization Noise", arXiv:2104.09987)."""
+
+    def __init__(self) -> None:
+        self.range = RunningRange()
+
+    def __call__(self, module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...] | None:
+        if not module.training:
+            return None
+        (tensor,) = inputs
+        self.range.update(tensor)
+        step = self.range.step()
+        return (tensor + (torch.rand_like(tensor) - 0.5) * step,)
+
+
+def attach_fake_quant(model: nn.Module, mode: str = "round") -> list[torch.utils.hooks.RemovableHandle]:
+    """Make ``model`` train as its INT8 export will compute; state_dict unchanged.
+
+    Weights: BatchNorm-folded, on the exporter's per-channel grid (both modes). Activations: ``round``
+    fake-quantizes activation outputs to UINT8 (training and eval); ``noise`` adds one step of uniform
+    noise to every conv input in training only (``ConvInputNoise``). BatchNorms are held in eval mode
+    (frozen statistics, the fold the exporter makes) even under ``model.train()``. Returns the hook
+    handles (``handle.remove()`` undoes the activation part)."""
+    if mode not in QAT_MODES:
+        raise ValueError(f"unknown QAT mode '{mode}' (use one of {', '.join(QAT_MODES)})")
     handles = []
     norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     def freeze_norms(*_: object) -> None:
@@ -97,11 +139,14 @@ def attach_fake_quant(model: nn.Module) -> list[torch.utils.hooks.RemovableHandl
     handles.append(model.register_forward_pre_hook(freeze_norms))
     for conv, bn in conv_batchnorm_pairs(model):
         conv.forward = _quantized_forward(conv, bn)  # instance attribute: weights and their names stay
-        if bn is None:
+        if mode == "noise":
+            handles.append(conv.register_forward_pre_hook(ConvInputNoise()))
+        elif bn is None:
             handles.append(conv.register_forward_hook(ActivationObserver()))
-    for module in model.modules():
-        if isinstance(module, ACTIVATIONS):
-            handles.append(module.register_forward_hook(ActivationObserver()))
+    if mode == "round":
+        for module in model.modules():
+            if isinstance(module, ACTIVATIONS):
+                handles.append(module.register_forward_hook(ActivationObserver()))
     return handles
 
 

@@ -17,7 +17,13 @@ from nakt_edge.export.exporter import export_model
 from nakt_edge.export.onnx_export import torch_to_onnx
 from nakt_edge.export.quantize import prepare_for_quantization, quantize_int8
 from nakt_edge.models.registry import ModelSpec, build_model, resolve_spec
-from nakt_edge.training.qat import WEIGHT_QMAX, attach_fake_quant, conv_batchnorm_pairs, snap_to_grid
+from nakt_edge.training.qat import (
+    WEIGHT_QMAX,
+    ConvInputNoise,
+    attach_fake_quant,
+    conv_batchnorm_pairs,
+    snap_to_grid,
+)
 from nakt_edge.training.run import load_run
 
 SPEC = resolve_spec(ModelSpec("cmunext_edge", width=0.5))
@@ -86,6 +92,35 @@ def test_fake_quant_keeps_the_state_dict_and_freezes_batchnorm() -> None:
     assert all(conv.weight.grad is not None for conv, _ in conv_batchnorm_pairs(model))  # straight-through
 
 
+def test_noise_mode_perturbs_conv_inputs_by_at_most_half_a_step_in_training_only() -> None:
+    conv = torch.nn.Conv2d(1, 1, 1)
+    hook = ConvInputNoise()
+    x = torch.linspace(-1.0, 3.0, 400).reshape(1, 1, 20, 20)
+    conv.train()
+    (noisy,) = hook(conv, (x,))
+    step = hook.range.step()
+    assert step == pytest.approx(4.0 / 255)  # the running range of a first batch is that batch's min..max
+    assert 0.3 * step < float((noisy - x).abs().max()) <= step / 2 + 1e-7
+    conv.eval()
+    assert hook(conv, (x,)) is None  # eval: the input goes through untouched
+
+
+def test_noise_mode_predicts_with_the_grid_weights_alone_and_trains_through_noise() -> None:
+    model = _model_with_trained_looking_norms()
+    reference = snap_to_grid(_model_with_trained_looking_norms()).eval()
+    attach_fake_quant(model, "noise")
+    x = torch.rand(2, 1, 64, 64)
+    model.train()(x)  # observes the ranges
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval()(x), reference(x), rtol=1e-4, atol=1e-4)  # eval: float activations
+        clean = model(x)
+        first, second = model.train()(x), model(x)
+    assert not torch.allclose(first, second)  # fresh noise each step
+    assert float((first - clean).abs().max()) < 0.1 * float(clean.abs().max())  # ... of about one UINT8 step
+    with pytest.raises(ValueError, match="unknown QAT mode"):
+        attach_fake_quant(_model_with_trained_looking_norms(), "stochastic")
+
+
 def test_snapping_puts_every_folded_weight_on_the_grid_and_is_idempotent() -> None:
     model = snap_to_grid(_model_with_trained_looking_norms())
     once = [conv.weight.clone() for conv, _ in conv_batchnorm_pairs(model)]
@@ -113,6 +148,23 @@ def test_distill_init_qat_from_the_cli_continues_a_run_on_the_grid(tiny_run: Pat
         _assert_on_grid(conv, bn)
     wrong = runner.invoke(app, args[:6] + ["cmunext_edge"] + args[9:13] + [str(tmp_path / "other")] + args[14:])
     assert wrong.exit_code != 0 and "--init run holds unet" in wrong.output
+
+
+def test_qat_mode_noise_from_the_cli_is_recorded_and_a_wrong_mode_is_refused(tiny_run: Path, phantom_set: Path,
+                                                                              tmp_path: Path) -> None:
+    runner = CliRunner()
+    teacher = export_model(tiny_run, tmp_path / "teacher.onnx").path
+    args = ["distill", "--teacher", str(teacher), "--images", str(phantom_set / "images"), "--arch", "unet", "--width",
+            "0.125", "--init", str(tiny_run), "--qat", "--targets", "hard", "--size", "64", "--epochs", "1",
+            "--device", "cpu"]
+    result = runner.invoke(app, args + ["--qat-mode", "noise", "--out", str(tmp_path / "noise")])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "noise" / "model.json").read_text())
+    assert meta["config"]["qat_mode"] == "noise" and meta["effective"]["qat_mode"] == "noise"
+    assert meta["lineage"]["targets"] == "hard"
+    wrong = runner.invoke(app, args + ["--qat-mode", "fuzzy", "--out", str(tmp_path / "wrong")])
+    assert wrong.exit_code == 2 and "--qat-mode must be round or noise" in wrong.output
+    assert not (tmp_path / "wrong").exists()
 
 
 @pytest.mark.parametrize("command", ["train", "distill", "finetune"])
