@@ -26,7 +26,7 @@ def export(
     split: SplitOpt = None,
     calib_method: Annotated[str, typer.Option("--calib-method", help="minmax, entropy or percentile.")] = "minmax",
     max_dice_drop: Annotated[Optional[float], typer.Option(
-        "--max-dice-drop", help="Accuracy gate: 1 - min mask Dice vs FP32 (default 0.01 int8, 0.005 fp16).")] = None,
+        "--max-dice-drop", help="Accuracy gate: 1 - min mask Dice vs FP32 (default 0.02 int8, 0.005 fp16).")] = None,
     threads: ThreadsOpt = None,
     opset: Annotated[int, typer.Option("--opset", help="ONNX opset (>= 17).")] = 17,
     exporter: Annotated[str, typer.Option("--exporter", help="legacy (fast, default) or dynamo.")] = "legacy",

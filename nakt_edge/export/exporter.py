@@ -35,7 +35,9 @@ from nakt_edge.training.run import load_run
 
 log = logging.getLogger("nakt_edge")
 PRECISIONS = ("fp32", "fp16", "int8")
-DEFAULT_MAX_DICE_DROP = {"fp16": 0.005, "int8": 0.01}
+# INT8: DESIGN.md's "INT8 mask agrees with the FP32 mask at Dice >= 0.98 on real images" (was 0.99, stricter than the
+# design and than the BUSI teacher's own INT8, 0.986; benchmarks/compact_students/RESULTS.md)
+DEFAULT_MAX_DICE_DROP = {"fp16": 0.005, "int8": 0.02}
 EXCLUSION_STEPS = (1, 2, 4, 8, 16)
 
 
@@ -69,7 +71,7 @@ def _int8_with_exclusions(prepared: Path, work: Path, calib: np.ndarray, images:
     """Quantize; while the accuracy gate fails, keep more of the most sensitive nodes in FP32.
 
     Returns the first trial that passes, else the one that agreed best with FP32."""
-    candidate = quantize_int8(prepared, work / "int8.onnx", calib, method=method)
+    candidate = quantize_int8(prepared, work / "int8.onnx", calib, method=method, image_input=True)
     gate = accuracy_gate(prepared, candidate, images, max_drop, threshold_logit)
     best: tuple[Path, GateResult, list[str]] = (candidate, gate, [])
     if gate.passed:
@@ -77,7 +79,8 @@ def _int8_with_exclusions(prepared: Path, work: Path, calib: np.ndarray, images:
     ranked = [name for name, _ in sensitive_nodes(prepared, candidate, calib[:8])]
     for count in EXCLUSION_STEPS:
         excluded = ranked[:count]
-        trial = quantize_int8(prepared, work / f"int8-x{count}.onnx", calib, method=method, exclude=excluded)
+        trial = quantize_int8(prepared, work / f"int8-x{count}.onnx", calib, method=method, exclude=excluded,
+                              image_input=True)
         trial_gate = accuracy_gate(prepared, trial, images, max_drop, threshold_logit)
         log.info("INT8 with %d node(s) in FP32: %s", count, trial_gate.line())
         if trial_gate.value > best[1].value:
@@ -116,7 +119,7 @@ def export_model(
         calib: real images for parity and calibration (INT8 needs them; else phantoms are used).
         manifest, split: take ``calib`` (and ``val``) images from one split of a manifest CSV only.
         val: images for the accuracy gate (default: the calibration images).
-        max_dice_drop: accuracy gate, default 0.005 (FP16) / 0.01 (INT8).
+        max_dice_drop: accuracy gate, default 0.005 (FP16) / 0.02 (INT8, DESIGN.md).
         threads: ORT threads for the speed gate (None: ORT's default, all cores).
         ort_format: also write ``out`` with suffix .ort (ONNX Runtime format for ORT Mobile), checked for parity.
         calibrate, calibrate_masks: fit a temperature and an OOD reference on this set (nakt_edge.export.calibrate)

@@ -109,15 +109,27 @@ class _RankOneWeightNotice(logging.Filter):
         return "is out-of-range for weight" not in record.getMessage()
 
 
+PIXEL_STEP = 1.0 / 255.0  # one gray level of an 8-bit image in the unit-normalized input
+
+
 def quantize_int8(src: str | Path, dst: str | Path, calibration: np.ndarray, *, method: str = "minmax",
-                  exclude: Sequence[str] = ()) -> Path:
-    """Static QDQ INT8 of the pre-processed FP32 model ``src`` calibrated on ``calibration`` (N, C, H, W)."""
+                  exclude: Sequence[str] = (), image_input: bool = False) -> Path:
+    """Static QDQ INT8 of the pre-processed FP32 model ``src`` calibrated on ``calibration`` (N, C, H, W).
+
+    ``image_input``: the input is an image scaled to [0, 1] (x / 255, as nakt students take it); its
+    quantization is pinned to scale 1/255, zero point 0, the 8-bit grid itself, instead of the calibration
+    range (BUSI: max 0.946 averaged over batches, so every pixel above gray level 241 clipped)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                "percentile": CalibrationMethod.Percentile}
     if method not in methods:
         raise InputError(f"unknown calibration method '{method}'", hint=f"use one of {', '.join(CALIBRATION_METHODS)}")
+    extra: dict[str, object] = {"CalibMovingAverage": True} if method == "minmax" else {}
+    if image_input:
+        name = onnx.load(str(src), load_external_data=False).graph.input[0].name
+        extra["TensorQuantOverrides"] = {name: [{"scale": np.array(PIXEL_STEP, np.float32),
+                                                 "zero_point": np.array(0, np.uint8)}]}
     notice = _RankOneWeightNotice()
     logging.getLogger().addFilter(notice)
     try:
@@ -127,7 +139,7 @@ def quantize_int8(src: str | Path, dst: str | Path, calibration: np.ndarray, *, 
                 reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                 calibrate_method=methods[method], nodes_to_exclude=list(exclude),
                 calibration_cache_path=Path(work) / "calibration.cache",
-                extra_options={"CalibMovingAverage": method == "minmax"} if method == "minmax" else None,
+                extra_options=extra or None,
             )
     finally:
         logging.getLogger().removeFilter(notice)

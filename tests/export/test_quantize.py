@@ -46,6 +46,38 @@ def test_int8_is_static_qdq_and_records_its_calibration(tiny_run: Path, phantom_
     assert ('"forced": true' in props["nakt.gates"]) == result.forced
 
 
+def test_int8_input_is_pinned_to_the_8_bit_grid_so_bright_pixels_do_not_clip(tiny_onnx: Path, tmp_path: Path) -> None:
+    import numpy as np
+    from onnx import numpy_helper
+
+    from nakt_edge.export.gates import _logits
+    from nakt_edge.export.quantize import PIXEL_STEP, quantize_int8
+
+    prepared = prepare_for_quantization(tiny_onnx, tmp_path / "prep.onnx")
+    dim = np.random.default_rng(0).uniform(0.0, 0.5, (4, 1, 64, 64)).astype(np.float32)  # no pixel above 128
+    bright = np.full((1, 1, 64, 64), 0.2, np.float32)
+    bright[..., 16:48, 16:48] = 1.0
+    for pinned, expected_scale in ((False, None), (True, PIXEL_STEP)):
+        out = quantize_int8(prepared, tmp_path / f"int8-{pinned}.onnx", dim, image_input=pinned)
+        model = onnx.load(str(out))
+        stored = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+        node = next(n for n in model.graph.node if n.op_type == "QuantizeLinear"
+                    and n.input[0] == model.graph.input[0].name)
+        scale, zero = float(stored[node.input[1]]), int(stored[node.input[2]])
+        if pinned:
+            assert scale == pytest.approx(expected_scale, rel=1e-6) and zero == 0
+        else:
+            assert scale * 255 < 0.51  # calibrated on dim images: white would clip at about half gray
+    fp32 = _logits(prepared, bright)
+    pinned_out = _logits(tmp_path / "int8-True.onnx", bright)
+    clipped_out = _logits(tmp_path / "int8-False.onnx", bright)
+    assert np.abs(pinned_out - fp32).mean() < np.abs(clipped_out - fp32).mean()
+
+
+def test_the_default_int8_gate_is_designs_dice_098() -> None:
+    assert 1 - exporter.DEFAULT_MAX_DICE_DROP["int8"] == pytest.approx(0.98)  # DESIGN.md, "Numbers"
+
+
 def test_a_failed_gate_writes_nothing_unless_forced(tiny_run: Path, phantom_set: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     slower = GateResult("speed", 1.4, "< 1", False, {"fp32_p50_ms": 1.0, "p50_ms": 1.4})
