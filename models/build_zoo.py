@@ -24,11 +24,16 @@ DATA_LICENCE = ("No licence statement from the dataset authors was found; the Ka
 USE = ("Research use only: not a medical device, not validated for diagnosis. Trained at 128 px on 2 CPU cores on "
        "one public dataset (one hospital, one scanner family); expect lower Dice on other scanners and presets, "
        "and check it on your own labeled frames before relying on it.")
-ENTRIES = {  # zoo name: (file in work/, cell with its test scores, role)
-    "busi_cmunext_edge": ("cmunext_edge-online-all-fp32.onnx", "cmunext_edge-online-all", "student"),
-    "busi_cmunext_edge_qat": ("qat-qat-fp32.onnx", "qat", "student"),  # from qat.py: its own cell and bench run
-    "busi_deeplabv3plus_r18_teacher_fp16": ("teacher-fp16.onnx", "teacher", "teacher"),
+ENTRIES = {  # zoo name: (file in work/, cell with its test scores, role, run of qat.py's cell or None)
+    "busi_cmunext_edge": ("cmunext_edge-online-all-fp32.onnx", "cmunext_edge-online-all", "student", None),
+    # from qat.py: its own cell and bench run
+    "busi_cmunext_edge_qat": ("qat-qat-fp32.onnx", "qat", "student", "qat"),
+    "busi_cmunext_edge_int8": ("qat-qat-noise-hard-int8.onnx", "qat", "student", "qat-noise-hard"),  # gated INT8
+    "busi_deeplabv3plus_r18_teacher_fp16": ("teacher-fp16.onnx", "teacher", "teacher", None),
 }
+QAT_ARCHITECTURE = {"qat": "quantization-aware: weights on the INT8 export's grid",
+                    "qat-noise-hard": "quantization-aware (--qat-mode noise, hard targets); the gated INT8 export "
+                                      "(static QDQ, per-channel 7-bit weights, UINT8 activations)"}
 
 
 def _cell(name: str) -> dict[str, Any]:
@@ -40,21 +45,27 @@ def _latency(rows: list[dict[str, Any]], model: str) -> list[dict[str, Any]]:
              "p95_ms": round(r["p95_ms"], 2)} for r in rows if r["model"] == model]
 
 
-def _qat_card_inputs(cell: dict[str, Any]) -> tuple[dict[str, float], str, dict[str, Any]]:
-    """Test scores, recipe and bench of the qat cell's QAT run (its distillation, then 30 epochs with --qat)."""
-    run = cell["result"]["runs"]["qat"]
-    test = {"dice_mean": run["test"]["dice"], "dice_lesion_mean": run["test"]["dice_lesion"],
-            "ktc": run["test"]["ktc"], "ktc_lesion": run["test"]["ktc_lesion"]}
-    recipe = " && ".join(c["command"] for c in cell["commands"]
-                         if c["command"].startswith("nakt distill") and re.search(r"--out \S*/qat-(base|qat)\b",
-                                                                                 c["command"]))
-    return test, recipe, cell["result"]["bench"]
+def _qat_card_inputs(cell: dict[str, Any], run_name: str, source: str) -> tuple[dict[str, float], str, dict[str, Any]]:
+    """Test scores, recipe and bench of one run of the qat cell (its distillation, then 30 epochs from it); an INT8
+    ``source`` gets the INT8 file's scores and its gated export command."""
+    run = cell["result"]["runs"][run_name]
+    scores = run["int8_test"] if source.endswith("-int8.onnx") else run["test"]
+    test = {"dice_mean": scores["dice"], "dice_lesion_mean": scores["dice_lesion"],
+            "ktc": scores["ktc"], "ktc_lesion": scores["ktc_lesion"]}
+    made = rf"--out \S*/qat-(base|{re.escape(run_name)}) "
+    steps = [c["command"] for c in cell["commands"] if c["command"].startswith("nakt distill")
+             and re.search(made, c["command"])]
+    written = rf"/{re.escape(source)}(\s|$)"  # the gated export that wrote the file (not a forced one)
+    steps += [c["command"] for c in cell["commands"] if c["command"].startswith("nakt export")
+              and c.get("exit_code") == 0 and re.search(written, c["command"]) and "--force" not in c["command"]]
+    return test, " && ".join(steps), cell["result"]["bench"]
 
 
-def card(name: str, source: str, cell_name: str, role: str, bench: dict[str, Any]) -> dict[str, Any]:
+def card(name: str, source: str, cell_name: str, role: str, bench: dict[str, Any], qat_run: str | None = None
+         ) -> dict[str, Any]:
     cell = _cell(cell_name)
-    if cell_name == "qat":
-        test, train, bench = _qat_card_inputs(cell)
+    if qat_run is not None:
+        test, train, bench = _qat_card_inputs(cell, qat_run, source)
     else:
         test = cell["result"]["test"]
         train = next(c["command"] for c in cell["commands"] if c["command"].startswith(("nakt train",
@@ -63,7 +74,7 @@ def card(name: str, source: str, cell_name: str, role: str, bench: dict[str, Any
     return {
         "name": name, "file": f"{name}.onnx", "role": role,
         "architecture": "CMUNeXt-edge (0.55 M parameters, 0.99 GFLOPs at 256 px)"
-        + (", quantization-aware: weights on the INT8 export's grid" if cell_name == "qat" else "") if role == "student"
+        + (f", {QAT_ARCHITECTURE[qat_run]}" if qat_run else "") if role == "student"
         else "DeepLabV3+ with a ResNet-18 encoder (12.3 M parameters, 8.92 GFLOPs at 256 px), FP16 weights",
         "training_data": "BUSI `transfer` split, unlabeled, labeled on the fly by the teacher" if role == "student"
         else "BUSI `teacher` split with its masks", "split_by": "group (near-duplicate frames never cross splits)",
@@ -118,11 +129,11 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=sorted(ENTRIES), help="rebuild only these entries")
     args = parser.parse_args()
     bench = _cell("bench")["result"]
-    for name, (source, cell_name, role) in ENTRIES.items():
+    for name, (source, cell_name, role, qat_run) in ENTRIES.items():
         if args.only and name not in args.only:
             continue
         shutil.copyfile(args.work / source, HERE / f"{name}.onnx")
-        entry = card(name, source, cell_name, role, bench)
+        entry = card(name, source, cell_name, role, bench, qat_run)
         (HERE / f"{name}.json").write_text(json.dumps(entry, indent=2) + "\n")
         (HERE / f"{name}.md").write_text(markdown(entry))
         print(f"wrote models/{name}.onnx, .json, .md")

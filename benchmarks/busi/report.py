@@ -233,7 +233,8 @@ def scaling_section(cell: dict[str, Any] | None, phantoms: dict[str, Any] | None
     out += [f"| {p['transfer_images']}{' (234 + ' + str(p['phantoms']) + ' phantoms)' if 'phantoms' in p else ''} | "
             f"{p['kept']} | {dice(p['test'])} | {lesion(p['test'])} | {p['test']['ktc']:.3f} | "
             f"{p['test']['ktc_lesion']:.3f} |" for p in points]
-    walls = f"{cell['wall_seconds'] / 60:.0f} min" + (f" + {phantoms['wall_seconds'] / 60:.0f} min" if phantoms else "")
+    phantom_seconds = phantoms["wall_seconds"] + phantoms["result"].get("earlier_wall_seconds", 0) if phantoms else 0
+    walls = f"{cell['wall_seconds'] / 60:.0f} min" + (f" + {phantom_seconds / 60:.0f} min" if phantoms else "")
     return out + [f"- Wall time {walls}; commands in `cells/scaling-busi.json` and `cells/scaling-phantoms.json`.",
                   ""]
 

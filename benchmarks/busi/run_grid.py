@@ -338,15 +338,21 @@ def transfer_subset_manifest(busi: Path, count: int) -> Path:
     return out
 
 
+def scaling_pseudo_set(c: Cell, count: int) -> Path:
+    """The zoo teacher's pseudo set of ``count`` BUSI `transfer` images (paper rules); `nakt label` resumes."""
+    pseudo = WORK / f"pseudo-scaling-{count}"
+    c.nakt("label", "--teacher", ZOO_TEACHER, "--images", c.busi / "images", "--manifest",
+           transfer_subset_manifest(c.busi, count), "--split", "transfer", "--size", SIZE, "--device", "cpu",
+           "--out", pseudo)
+    return pseudo
+
+
 def cell_scaling_busi(c: Cell) -> dict[str, Any]:
     """The transferal-set scaling curve on BUSI: the zoo teacher, the paper's rules, one Attention U-Net
     student per size (30, 60, 120, all 234 `transfer` images), scored on `test` against the teacher."""
     points = []
     for count in SCALING_SIZES:
-        manifest = transfer_subset_manifest(c.busi, count)
-        pseudo = WORK / f"pseudo-scaling-{count}"
-        c.nakt("label", "--teacher", ZOO_TEACHER, "--images", c.busi / "images", "--manifest", manifest, "--split",
-               "transfer", "--size", SIZE, "--device", "cpu", "--out", pseudo)
+        pseudo = scaling_pseudo_set(c, count)
         summary = json.loads((pseudo / "summary.json").read_text())
         run = WORK / f"student-scaling-{count}"
         c.nakt("distill", "--pseudo", pseudo, *STUDENTS["attention_unet"], "--out", run,
@@ -356,14 +362,24 @@ def cell_scaling_busi(c: Cell) -> dict[str, Any]:
     return {"teacher": ZOO_TEACHER.name, "points": points}
 
 
-SCALING_PHANTOMS = (500,)  # generated breast phantoms added to all 234 transfer images (1000, 2000: GPU)
+SCALING_PHANTOMS = (500, 1000, 2000)  # generated breast phantoms added to all 234 transfer images
 
 
 def cell_scaling_phantoms(c: Cell) -> dict[str, Any]:
     """The curve past BUSI: all 234 `transfer` images pooled with generated breast phantoms, both labeled by
-    the same teacher with the paper's rules; the same student and test as `scaling-busi`."""
+    the same teacher with the paper's rules; the same student and test as `scaling-busi`. Points already in
+    cells/scaling-phantoms.json are kept (with their commands), so a longer curve adds only new points."""
+    record = CELLS / "scaling-phantoms.json"
+    earlier = json.loads(record.read_text()) if record.is_file() else None
+    done = {p["phantoms"]: p for p in earlier["result"]["points"]} if earlier else {}
+    if earlier:  # their commands, marked, and the wall time of the runs that made them
+        c.commands += [{**cmd, "earlier_run": True} for cmd in earlier["commands"]]
+    earlier_seconds = (earlier["wall_seconds"] + earlier["result"].get("earlier_wall_seconds", 0)) if earlier else 0
     points = []
     for count in SCALING_PHANTOMS:
+        if count in done:
+            points.append(done[count])
+            continue
         phantoms = WORK / f"phantoms-breast-{count}"
         if not (phantoms / "images").is_dir():
             c.nakt("phantoms", "--out", phantoms, "--n", count, "--domain", "breast", "--size", SIZE, "--seed", 11)
@@ -372,11 +388,11 @@ def cell_scaling_phantoms(c: Cell) -> dict[str, Any]:
                "cpu", "--out", pseudo)
         kept = json.loads((pseudo / "summary.json").read_text())["counts"]["kept"]
         run = WORK / f"student-scaling-234+{count}"
-        c.nakt("distill", "--pseudo", WORK / "pseudo-scaling-234", "--pseudo", pseudo, *STUDENTS["attention_unet"],
+        c.nakt("distill", "--pseudo", scaling_pseudo_set(c, 234), "--pseudo", pseudo, *STUDENTS["attention_unet"],
                "--out", run, *train_args(STUDENT_EPOCHS))
         points.append({"transfer_images": 234 + count, "phantoms": count, "kept_phantoms": kept,
                        "run": run_meta(run), "test": c.evaluate(run, reference=ZOO_TEACHER)})
-    return {"teacher": ZOO_TEACHER.name, "points": points}
+    return {"teacher": ZOO_TEACHER.name, "points": points, "earlier_wall_seconds": earlier_seconds}
 
 
 def grid() -> dict[str, tuple[str, Callable[[Cell], dict[str, Any]], list[Path]]]:
@@ -401,7 +417,8 @@ def grid() -> dict[str, tuple[str, Callable[[Cell], dict[str, Any]], list[Path]]
                          [WORK / "student-c4-sites-mean", WORK / "student-c4-sites-staple"])
     cells["c2-sites"] = ("C2 (the strongest site teacher, both ways)", cell_c2_sites, [])
     cells["scaling-busi"] = ("scaling curve (BUSI part)", cell_scaling_busi, [])
-    cells["scaling-phantoms"] = ("scaling curve (BUSI + phantoms)", cell_scaling_phantoms, [])
+    cells["scaling-phantoms"] = ("scaling curve (BUSI + phantoms)", cell_scaling_phantoms,
+                                 [WORK / f"student-scaling-234+{n}" for n in SCALING_PHANTOMS])
     return cells
 
 

@@ -8,7 +8,11 @@ mixup 0.4):
 
 - `base`: `nakt distill ... --arch cmunext_edge`, 150 epochs, lr 3e-4 (the online-all cell's recipe);
 - `cont`: 30 more epochs from `base` at lr 1e-4 (`--init`), the control for
-- `qat`: the same 30 epochs with `--qat` (INT8 weight grid and UINT8 activations simulated).
+- `qat`: the same 30 epochs with `--qat` (INT8 weight grid and UINT8 activations simulated);
+- `qat-noise`: the same 30 epochs with `--qat --qat-mode noise` (weight grid; one UINT8 step of uniform
+  noise at every conv input instead of rounded activations);
+- `cont-hard`: `cont` with hard targets (the teacher's view masks thresholded at 0.5), the control for
+- `qat-noise-hard`: `qat-noise` with hard targets.
 
 Each run is scored on `test` at native resolution against the teacher (KTC), exported with the
 gated INT8 recipe (minmax, percentile, entropy tried in turn) and, where refused, forced for timing;
@@ -35,6 +39,10 @@ RUNS = {  # name: extra distill arguments
     "base": ["--epochs", "150", "--lr", "0.0003"],
     "cont": ["--init", WORK / "qat-base", "--epochs", "30", "--lr", "0.0001"],
     "qat": ["--init", WORK / "qat-base", "--qat", "--epochs", "30", "--lr", "0.0001"],
+    "qat-noise": ["--init", WORK / "qat-base", "--qat", "--qat-mode", "noise", "--epochs", "30", "--lr", "0.0001"],
+    "cont-hard": ["--init", WORK / "qat-base", "--targets", "hard", "--epochs", "30", "--lr", "0.0001"],
+    "qat-noise-hard": ["--init", WORK / "qat-base", "--qat", "--qat-mode", "noise", "--targets", "hard", "--epochs",
+                       "30", "--lr", "0.0001"],
 }
 
 

@@ -105,7 +105,10 @@ def collect() -> dict[str, Any]:
             "teacher": teacher, "students": students}
 
 
-QAT_MODES = {"base": "online-all (zoo teacher)", "cont": "online-all +30 epochs", "qat": "online-all +30 epochs --qat"}
+QAT_MODES = {"base": "online-all (zoo teacher)", "cont": "online-all +30 epochs", "qat": "online-all +30 epochs --qat",
+             "qat-noise": "online-all +30 epochs --qat --qat-mode noise",
+             "cont-hard": "online-all +30 epochs --targets hard",
+             "qat-noise-hard": "online-all +30 epochs --qat --qat-mode noise --targets hard"}
 
 
 def collect_qat() -> list[dict[str, Any]]:
