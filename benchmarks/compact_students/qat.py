@@ -16,7 +16,7 @@ mixup 0.4):
 
 Each run is scored on `test` at native resolution against the teacher (KTC), exported with the
 gated INT8 recipe (minmax, percentile, entropy tried in turn) and, where refused, forced for timing;
-one `nakt bench` at 256 px, batch 1, 1 and 2 threads times every file beside the teacher's.
+one `nakt bench` at 256 px, batch 1, 1 and 2 threads, 3 round-robin rounds, times every file beside the teacher's.
 Steps whose outputs exist are skipped (re-running resumes). Writes cells/qat.json.
 Usage: python benchmarks/compact_students/qat.py [--busi ../shared/data/busi]
 """
@@ -103,7 +103,7 @@ def main() -> None:
     models = [WORK / "teacher-fp32.onnx", WORK / "teacher-int8.onnx"]
     models += [WORK / f"qat-{n}-fp32.onnx" for n in RUNS] + [WORK / results[n]["int8_file"] for n in RUNS]
     bench = WORK / "qat-bench.json"
-    c.nakt("bench", *models, "--batch", 1, "--threads", "1,2", "--size", BENCH_SIZE, "--min-time", 2.0,
+    c.nakt("bench", *models, "--batch", 1, "--threads", "1,2", "--size", BENCH_SIZE, "--min-time", 1.0, "--rounds", 3,
            "--out", bench, "--force")
     (CELLS / "qat.json").write_text(json.dumps({
         "cell": "qat", "seconds": round(time.perf_counter() - started, 1), "commands": c.commands,

@@ -2,7 +2,9 @@
 
 Each model is an ONNX file (its precision read from ``nakt.precision``) or a run directory (run
 in PyTorch, and exported on the fly to each requested precision for the ONNX Runtime runtimes).
-Every configuration is warmed up, then timed until a minimum time and count; rows carry the
+Every configuration is warmed up, then timed until a minimum time and count; with ``rounds`` > 1 all
+configurations are timed round-robin that many times and each row takes the median of its rounds,
+so a drift of the machine's speed (up to 1.7x here) hits every model alike. Rows carry the
 percentiles, images/s, the provider that actually ran, GFLOPs from the graph, achieved GFLOP/s
 and its ratio to this machine's SGEMM peak measured in the same call on the same threads, and
 Dice when labeled images are given.
@@ -23,7 +25,7 @@ import onnx
 from nakt_edge.bench.flops import count_gflops
 from nakt_edge.bench.peak import sgemm_peak_gflops
 from nakt_edge.bench.runners import Runner, canonical_runtime, ort_runner, torch_runner
-from nakt_edge.bench.timing import time_callable
+from nakt_edge.bench.timing import Timing, time_callable
 from nakt_edge.data.images import resize_to
 from nakt_edge.data.pairing import collect_samples, list_images
 from nakt_edge.data.phantoms import make_phantom
@@ -120,9 +122,12 @@ def bench(
     compile_model: bool = False,
     min_time_s: float = 1.0,
     min_runs: int = 10,
+    rounds: int = 1,
     reporter: Reporter | None = None,
 ) -> BenchReport:
     """Time every (model x precision) x runtime x batch x threads configuration; see module doc."""
+    if rounds < 1:
+        raise InputError(f"--rounds must be at least 1 (got {rounds})", hint="e.g. --rounds 3")
     reporter = reporter or Reporter()
     runtimes = [canonical_runtime(r) for r in runtimes]
     peaks = {str(t): sgemm_peak_gflops(t) for t in threads}
@@ -133,33 +138,71 @@ def bench(
     with tempfile.TemporaryDirectory(prefix="nakt-bench-") as tmp:
         variants = [v for m in models for v in _variants(Path(m), precisions, size, Path(calib) if calib else None,
                                                          Path(tmp))]
-        total = len(variants) * len(runtimes) * len(batches) * len(threads)
-        reporter.start("bench", "benchmarking", total)
+        configs: list[_Config] = []
         for variant in variants:
             dice = _dice(variant, samples) if samples is not None else None
             gflops = count_gflops(variant.onnx, variant.channels, variant.size, variant.size) if variant.onnx else None
             for runtime in runtimes:
                 if (runtime.startswith("torch")) != (variant.onnx is None):
-                    reporter.advance("bench", len(batches) * len(threads))
                     continue
                 for batch in batches:
                     for thread in threads:
-                        row = _measure(variant, runtime, batch, thread, images, min_time_s, min_runs, skipped,
-                                       compile_model)
-                        reporter.advance("bench")
-                        if row is None:
+                        runner = _runner(variant, runtime, batch, thread, images, skipped, compile_model)
+                        if runner is None:
                             continue
                         if gflops is None and variant.run is not None:
                             gflops = _gflops_of_run(variants, variant)
-                        peak = peaks[str(thread)]
-                        achieved = gflops * row["images_per_s"] if gflops else None
-                        row.update(gflops=gflops, gflops_per_s=achieved, sgemm_peak_gflops=peak,
-                                   peak_ratio=achieved / peak if achieved and runtime.endswith("cpu") else None,
-                                   dice=dice)
-                        rows.append(row)
+                        configs.append(_Config(variant, runtime, batch, thread, runner, gflops, dice))
+        reporter.start("bench", "benchmarking", len(configs) * rounds)
+        for _ in range(rounds):
+            for config in configs:
+                config.time(min_time_s, min_runs)
+                reporter.advance("bench")
         reporter.finish("bench")
-    context = {"machine": machine(), "versions": versions(), "min_time_s": min_time_s}
+        rows = [config.row(peaks[str(config.threads)]) for config in configs]
+    context = {"machine": machine(), "versions": versions(), "min_time_s": min_time_s, "rounds": rounds}
     return BenchReport(rows, peaks, skipped, context)
+
+
+@dataclass
+class _Config:
+    """One timed configuration and its timings, one pure and one end-to-end per round."""
+
+    variant: _Variant
+    runtime: str
+    batch: int
+    threads: int | None
+    runner: Runner
+    gflops: float | None
+    dice: float | None
+    pure: list[Timing] = field(default_factory=list)
+    e2e: list[Timing] = field(default_factory=list)
+
+    def time(self, min_time_s: float, min_runs: int) -> None:
+        self.runner.activate()
+        self.pure.append(time_callable(self.runner.pure, warmup=3, min_time_s=min_time_s, min_runs=min_runs))
+        self.e2e.append(time_callable(self.runner.end_to_end, warmup=1, min_time_s=min_time_s / 2,
+                                      min_runs=max(3, min_runs // 2)))
+
+    def row(self, peak: float) -> dict[str, Any]:
+        """Percentiles: the median over rounds of each round's percentile."""
+        def median(timings: list[Timing], key: str) -> float:
+            return float(np.median([getattr(t, key) for t in timings]))
+
+        v, p50 = self.variant, median(self.pure, "p50_ms")
+        achieved = self.gflops * self.batch * 1000.0 / p50 if self.gflops else None
+        return {
+            "model": v.name, "precision": v.precision, "runtime": self.runtime, "provider": self.runner.provider,
+            "batch": self.batch, "threads": self.threads, "size": v.size, "p50_ms": p50,
+            "p95_ms": median(self.pure, "p95_ms"), "p99_ms": median(self.pure, "p99_ms"),
+            "runs": sum(t.runs for t in self.pure), "rounds": len(self.pure),
+            "round_p50_ms": [t.p50_ms for t in self.pure], "images_per_s": self.batch * 1000.0 / p50,
+            "e2e_p50_ms": median(self.e2e, "p50_ms"), "e2e_images_per_s": self.batch * 1000.0 / median(self.e2e,
+                                                                                                       "p50_ms"),
+            "onnx_mb": v.onnx.stat().st_size / 1e6 if v.onnx else None, "parameters": v.parameters,
+            "gflops": self.gflops, "gflops_per_s": achieved, "sgemm_peak_gflops": peak,
+            "peak_ratio": achieved / peak if achieved and self.runtime.endswith("cpu") else None, "dice": self.dice,
+        }
 
 
 def _gflops_of_run(variants: list[_Variant], variant: _Variant) -> float | None:
@@ -175,22 +218,14 @@ def _dice(variant: _Variant, samples: list) -> float:
     return float(evaluate_samples(predictor, samples).summary()["model"]["dice_mean"])
 
 
-def _measure(variant: _Variant, runtime: str, batch: int, thread: int | None, images: str | Path | None,
-             min_time_s: float, min_runs: int, skipped: list[str], compile_model: bool) -> dict[str, Any] | None:
+def _runner(variant: _Variant, runtime: str, batch: int, thread: int | None, images: str | Path | None,
+            skipped: list[str], compile_model: bool) -> Runner | None:
+    """The runner of one configuration, or None (recorded in ``skipped``) where its device is missing."""
     inputs = _inputs(Path(images) if images else None, batch, variant.size)
     try:
-        runner: Runner = (torch_runner(variant.run, runtime, thread, variant.size, inputs, compile_model)
-                          if variant.run else ort_runner(variant.onnx, runtime, thread, variant.size, inputs))
+        return (torch_runner(variant.run, runtime, thread, variant.size, inputs, compile_model)
+                if variant.run else ort_runner(variant.onnx, runtime, thread, variant.size, inputs))
     except DeviceError as error:
         skipped.append(f"{variant.name} {variant.precision} {runtime}: {error.message}")
         log.warning("skipped %s on %s: %s", variant.name, runtime, error.message)
         return None
-    pure = time_callable(runner.pure, warmup=3, min_time_s=min_time_s, min_runs=min_runs)
-    e2e = time_callable(runner.end_to_end, warmup=1, min_time_s=min_time_s / 2, min_runs=max(3, min_runs // 2))
-    return {
-        "model": variant.name, "precision": variant.precision, "runtime": runtime, "provider": runner.provider,
-        "batch": batch, "threads": thread, "size": variant.size, "p50_ms": pure.p50_ms, "p95_ms": pure.p95_ms,
-        "p99_ms": pure.p99_ms, "runs": pure.runs, "images_per_s": batch * 1000.0 / pure.p50_ms,
-        "e2e_p50_ms": e2e.p50_ms, "e2e_images_per_s": batch * 1000.0 / e2e.p50_ms,
-        "onnx_mb": variant.onnx.stat().st_size / 1e6 if variant.onnx else None, "parameters": variant.parameters,
-    }

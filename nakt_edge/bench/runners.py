@@ -23,12 +23,14 @@ ALIASES = {"torch": "torch-cpu", "ort": "ort-cpu"}
 
 @dataclass
 class Runner:
-    """What the harness times: ``pure()`` runs the prepared batch, ``end_to_end()`` the raw images."""
+    """What the harness times: ``pure()`` runs the prepared batch, ``end_to_end()`` the raw images; ``activate()``
+    restores process-wide settings (PyTorch's thread count) before a runner is timed beside others."""
 
     runtime: str
     provider: str
     pure: Callable[[], object]
     end_to_end: Callable[[], object]
+    activate: Callable[[], None] = lambda: None
 
 
 def canonical_runtime(name: str) -> str:
@@ -87,5 +89,9 @@ def torch_runner(run_dir: Path, runtime: str, threads: int | None, size: int, im
         synchronize()
         return out
 
+    def activate() -> None:
+        if threads:
+            torch.set_num_threads(threads)
+
     label = f"torch-{predictor.device.type}" + ("-compiled" if compile_model else "")
-    return Runner(runtime, label, pure, lambda: predictor.predict(images))
+    return Runner(runtime, label, pure, lambda: predictor.predict(images), activate)

@@ -45,6 +45,8 @@ def bench(
     split: SplitOpt = None,
     compile_model: Annotated[bool, typer.Option("--compile", help="torch.compile the torch runtimes.")] = False,
     min_time: Annotated[float, typer.Option("--min-time", help="Seconds of timed runs per configuration.")] = 1.0,
+    rounds: Annotated[int, typer.Option("--rounds", help="Time all configurations round-robin this many times; "
+                                                         "rows take the median (speed drift hits all alike).")] = 1,
     out: Annotated[Optional[Path], typer.Option("--out", help="Results JSON (CSV and Markdown beside it).")] = None,
     plot: Annotated[bool, typer.Option("--plot", help="Also write a latency-vs-Dice PNG beside --out.")] = False,
     force: ForceOpt = False,
@@ -63,7 +65,7 @@ def bench(
             report = bench_api(models, runtimes=runtime.split(","), batches=_ints(batch, "--batch"),
                                threads=_ints(threads, "--threads"), size=size, precisions=precision.split(","),
                                calib=calib, images=images, masks=masks, manifest=manifest, split=split,
-                               compile_model=compile_model, min_time_s=min_time, reporter=reporter)
+                               compile_model=compile_model, min_time_s=min_time, rounds=rounds, reporter=reporter)
         print_table("benchmark (pure inference; e2e adds pre/post-processing)",
                     ["model", "prec", "runtime / provider", "batch", "thr", "p50 ms", "p95", "p99", "img/s", "e2e ms",
                      "GFLOPs", "GFLOP/s", "% peak", "Dice"],

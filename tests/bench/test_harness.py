@@ -37,6 +37,35 @@ def test_dice_is_scored_at_the_models_own_size_whatever_size_is_timed(tiny_onnx:
     assert larger["dice"] == own["dice"]
 
 
+def test_rounds_time_every_configuration_round_robin_and_report_the_median(tiny_onnx: Path, tiny_run: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from nakt_edge.bench import harness
+    from nakt_edge.bench.timing import Timing
+
+    p50s = iter([5.0, 1.0, 3.0, 9.0, 4.0, 2.0])  # model A: 5, 3, 4 -> median 4; model B: 1, 9, 2 -> median 2
+
+    def fake_time(fn, **_: object) -> Timing:
+        if fn.__name__ == "pure":
+            value = next(p50s)
+            return Timing(value, value + 1, value + 2, value, 0.0, 4, 3)
+        return Timing(1.0, 1.0, 1.0, 1.0, 0.0, 2, 1)
+
+    monkeypatch.setattr(harness, "time_callable", fake_time)
+    report = bench([tiny_onnx, tiny_run], threads=[1], rounds=3, min_time_s=0.01, min_runs=1)
+    assert [(r["model"], r["rounds"], r["round_p50_ms"], r["p50_ms"]) for r in report.rows] == [
+        ("tiny.onnx", 3, [5.0, 3.0, 4.0], 4.0), ("tiny", 3, [1.0, 9.0, 2.0], 2.0)]
+    assert report.rows[0]["p95_ms"] == 5.0 and report.to_dict()["rounds"] == 3
+    import torch
+
+    threads = []
+    monkeypatch.setattr(harness, "time_callable", lambda fn, **_: (threads.append(torch.get_num_threads()),
+                                                                   Timing(1.0, 1.0, 1.0, 1.0, 0.0, 1, 1))[1])
+    bench([tiny_run], runtimes=["torch"], threads=[1, 2], rounds=2, min_time_s=0.01, min_runs=1)
+    assert threads == [1, 1, 2, 2, 1, 1, 2, 2]  # each torch runner is timed on its own thread count
+    with pytest.raises(Exception, match="--rounds must be at least 1"):
+        bench([tiny_onnx], rounds=0)
+
+
 @pytest.mark.skipif(gpu_present(), reason="checks the fallback on a machine without a GPU")
 def test_unavailable_gpu_runtime_is_skipped_with_a_reason(tiny_onnx: Path) -> None:
     report = bench([tiny_onnx], runtimes=["ort-cpu", "ort-cuda"], threads=[1], min_time_s=0.02, min_runs=2)
