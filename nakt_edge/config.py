@@ -20,6 +20,7 @@ def _check(ok: bool, message: str, hint: str) -> None:
 
 
 AMP_MODES = ("auto", "bf16", "fp16", "off")
+QAT_MODES = ("round", "noise")  # --qat-mode: fake UINT8 activations, or one UINT8 step of uniform noise
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class TrainConfig:
         _check(self.size >= 16, f"--size must be at least 16 (got {self.size})", "e.g. --size 256")
         _check(0 < self.threshold < 1, f"threshold must be in (0, 1) (got {self.threshold})", "use 0.5")
         _check(self.workers >= 0, f"--workers must be >= 0 (got {self.workers})", "0 loads in the training process")
-        _check(self.qat_mode in ("round", "noise"), f"--qat-mode must be round or noise (got {self.qat_mode})",
+        _check(self.qat_mode in QAT_MODES, f"--qat-mode must be round or noise (got {self.qat_mode})",
                "round simulates the INT8 activations, noise trains the model to ignore them")
         _check(self.amp in AMP_MODES, f"--amp must be one of {', '.join(AMP_MODES)} (got {self.amp})",
                "bf16 on recent GPUs, fp16 on older ones, off for FP32")

@@ -71,7 +71,10 @@ def _int8_with_exclusions(prepared: Path, work: Path, calib: np.ndarray, images:
     """Quantize; while the accuracy gate fails, keep more of the most sensitive nodes in FP32.
 
     Returns the first trial that passes, else the one that agreed best with FP32."""
-    candidate = quantize_int8(prepared, work / "int8.onnx", calib, method=method, image_input=True)
+    def quantize(name: str, exclude: list[str]) -> Path:  # students take x / 255: the input stays on its 8-bit grid
+        return quantize_int8(prepared, work / name, calib, method=method, exclude=exclude, image_input=True)
+
+    candidate = quantize("int8.onnx", [])
     gate = accuracy_gate(prepared, candidate, images, max_drop, threshold_logit)
     best: tuple[Path, GateResult, list[str]] = (candidate, gate, [])
     if gate.passed:
@@ -79,8 +82,7 @@ def _int8_with_exclusions(prepared: Path, work: Path, calib: np.ndarray, images:
     ranked = [name for name, _ in sensitive_nodes(prepared, candidate, calib[:8])]
     for count in EXCLUSION_STEPS:
         excluded = ranked[:count]
-        trial = quantize_int8(prepared, work / f"int8-x{count}.onnx", calib, method=method, exclude=excluded,
-                              image_input=True)
+        trial = quantize(f"int8-x{count}.onnx", excluded)
         trial_gate = accuracy_gate(prepared, trial, images, max_drop, threshold_logit)
         log.info("INT8 with %d node(s) in FP32: %s", count, trial_gate.line())
         if trial_gate.value > best[1].value:

@@ -125,17 +125,17 @@ def quantize_int8(src: str | Path, dst: str | Path, calibration: np.ndarray, *, 
                "percentile": CalibrationMethod.Percentile}
     if method not in methods:
         raise InputError(f"unknown calibration method '{method}'", hint=f"use one of {', '.join(CALIBRATION_METHODS)}")
+    reader = ImageReader(src, calibration)
     extra: dict[str, object] = {"CalibMovingAverage": True} if method == "minmax" else {}
     if image_input:
-        name = onnx.load(str(src), load_external_data=False).graph.input[0].name
-        extra["TensorQuantOverrides"] = {name: [{"scale": np.array(PIXEL_STEP, np.float32),
-                                                 "zero_point": np.array(0, np.uint8)}]}
+        extra["TensorQuantOverrides"] = {reader.input_name: [{"scale": np.array(PIXEL_STEP, np.float32),
+                                                              "zero_point": np.array(0, np.uint8)}]}
     notice = _RankOneWeightNotice()
     logging.getLogger().addFilter(notice)
     try:
         with tempfile.TemporaryDirectory(prefix="nakt-calib-") as work:
             quantize_static(
-                str(src), str(dst), ImageReader(src, calibration), quant_format=QuantFormat.QDQ, per_channel=True,
+                str(src), str(dst), reader, quant_format=QuantFormat.QDQ, per_channel=True,
                 reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                 calibrate_method=methods[method], nodes_to_exclude=list(exclude),
                 calibration_cache_path=Path(work) / "calibration.cache",

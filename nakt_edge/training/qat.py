@@ -25,10 +25,11 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from nakt_edge.config import QAT_MODES
+
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.GELU, nn.LeakyReLU, nn.Sigmoid)
 WEIGHT_QMAX = 64  # quantize_int8's weights: per-channel symmetric QInt8, reduce_range -> -64..64 (ORT quant_utils)
 EMA = 0.99  # running min/max momentum of the activation observers
-QAT_MODES = ("round", "noise")
 
 
 def conv_batchnorm_pairs(model: nn.Module) -> Iterator[tuple[nn.Conv2d, nn.BatchNorm2d | None]]:
