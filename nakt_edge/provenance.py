@@ -23,16 +23,21 @@ def versions() -> dict[str, str]:
     return found
 
 
-def machine() -> dict[str, str | int]:
-    """CPU model, logical core count and OS: enough to tell two benchmark hosts apart."""
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
+_INT8_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")  # what ORT's INT8 kernels dispatch on
+
+
+def machine(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, str | int]:
+    """CPU model, the CPU flags INT8 speed depends on, logical core count and OS: enough to tell two
+    benchmark hosts apart (INT8 speed-ups differ between AVX2 and AVX512-VNNI hosts)."""
+    fields: dict[str, str] = {}
     if cpuinfo.is_file():
         for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": cpu, "cores": os.cpu_count() or 1, "os": platform.platform()}
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    flags = set(fields.get("flags", "").split())
+    return {"cpu": fields.get("model name") or platform.processor() or platform.machine(),
+            "cpu_flags": " ".join(f for f in _INT8_FLAGS if f in flags), "cores": os.cpu_count() or 1,
+            "os": platform.platform()}
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -58,7 +58,7 @@ def test_int8_input_is_pinned_to_the_8_bit_grid_so_bright_pixels_do_not_clip(tin
     bright = np.full((1, 1, 64, 64), 0.2, np.float32)
     bright[..., 16:48, 16:48] = 1.0
     for pinned, expected_scale in ((False, None), (True, PIXEL_STEP)):
-        out = quantize_int8(prepared, tmp_path / f"int8-{pinned}.onnx", dim, image_input=pinned)
+        out = quantize_int8(prepared, tmp_path / f"int8-{pinned}.onnx", dim, image_input=pinned, rewrite=False)
         model = onnx.load(str(out))
         stored = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
         node = next(n for n in model.graph.node if n.op_type == "QuantizeLinear"
