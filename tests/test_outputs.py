@@ -65,9 +65,10 @@ def _holding_child(target: Path, tmp_path: Path, folder: bool = True):  # noqa: 
     import time
 
     ready = tmp_path / "ready"
-    child = multiprocessing.get_context("fork").Process(target=_hold, args=(str(target), str(ready), folder))
+    # spawned, not forked: a fork of the threaded test process can deadlock on a lock held at fork time
+    child = multiprocessing.get_context("spawn").Process(target=_hold, args=(str(target), str(ready), folder))
     child.start()
-    for _ in range(500):
+    for _ in range(3000):
         if ready.exists():
             return child
         time.sleep(0.01)

@@ -1,7 +1,9 @@
 """A training run killed (SIGKILL) at random instants, then resumed, ends exactly like an uninterrupted one.
 
-Children are forked from the test process (torch is already imported, so a run costs no start-up)
-and train on one thread, like the reference run, so the weights can be compared bit for bit.
+Children come from a forkserver that imported torch and the trainer once, so a run costs little
+start-up, yet none inherits the test process's threads: a child forked straight from pytest, after
+torch and BLAS had started thread pools, could deadlock on a lock held at fork time (seen in CI).
+Each trains on one thread, like the reference run, so the weights can be compared bit for bit.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from nakt_edge.data.phantoms import write_phantom_set
 
 EPOCHS = 6
 CONFIG = TrainConfig(size=32, epochs=EPOCHS, batch_size=4, lr=1e-3, device="cpu", val_fraction=0.25)
-FORK = multiprocessing.get_context("fork")
+CHILDREN = multiprocessing.get_context("forkserver")
+CHILDREN.set_forkserver_preload(["torch", "nakt_edge.training.train", "nakt_edge.training.checkpoints"])
+RUN_TIMEOUT_S = 300.0  # an uninterrupted run takes a few seconds; a hung child fails the test, not CI
 
 
 def _train(data: Path, out: Path, kill_inside_checkpoint_of: int | None = None) -> None:
@@ -45,12 +49,14 @@ def _train(data: Path, out: Path, kill_inside_checkpoint_of: int | None = None) 
 
 
 def _run(data: Path, out: Path, kill_after: float | None = None, **kwargs: object) -> int | None:
-    child = FORK.Process(target=_train, args=(data, out), kwargs=kwargs)
+    child = CHILDREN.Process(target=_train, args=(data, out), kwargs=kwargs)
     child.start()
-    child.join(kill_after)
+    child.join(RUN_TIMEOUT_S if kill_after is None else kill_after)
+    hung = kill_after is None and child.is_alive()
     if child.is_alive():
         os.kill(child.pid, signal.SIGKILL)
         child.join()
+    assert not hung, f"a training child ran past {RUN_TIMEOUT_S:.0f} s"
     return child.exitcode
 
 
