@@ -1,7 +1,7 @@
 """Which convolutions does ONNX Runtime's CPU INT8 path run slower than it should? One conv at a time.
 
-Each case is a single Conv + ReLU ONNX model with random weights, quantized with nakt's INT8 settings
-(``quantize_int8``'s: QDQ, per-channel QInt8 weights, QUInt8 activations) without its graph rewrites,
+Each case is a single Conv + ReLU ONNX model with random weights, quantized with nakt's ``quantize_int8``
+(QDQ, per-channel QInt8 weights, QUInt8 activations) without its graph rewrites,
 and timed beside its FP32 original. A grouped conv reads a Concat of its groups (CMUNeXt's skip
 fusion) and is also timed in the two rewritten forms of ``nakt_edge.export.int8_rewrites``: split
 (one conv per part, Concat after) and dense (block-diagonal weights, ``groups`` x the work). Cases
@@ -24,9 +24,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
-from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
 from nakt_edge.export.int8_rewrites import dense_grouped_convs, split_grouped_convs_over_concat
+from nakt_edge.export.quantize import quantize_int8
 from nakt_edge.outputs import write_json, write_text
 from nakt_edge.provenance import machine, versions
 
@@ -68,34 +68,9 @@ def conv_model(cin: int, cout: int, size: int, kernel: int, stride: int, groups:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
 
 
-class PartsReader(CalibrationDataReader):
-    """Calibration images (N, C, H, W) fed to a model as its inputs, each taking its share of the channels."""
-
-    def __init__(self, model: onnx.ModelProto, images: np.ndarray) -> None:
-        self.names = [value.name for value in model.graph.input]
-        self.images, self.index = images, 0
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        if self.index >= len(self.images):
-            return None
-        self.index += 1
-        return feed_of(self.names, self.images[self.index - 1: self.index])
-
-    def rewind(self) -> None:
-        self.index = 0
-
-
 def feed_of(names: list[str], images: np.ndarray) -> dict[str, np.ndarray]:
+    """``images`` (N, C, H, W) split over the inputs ``names`` by channel, as ``ImageReader`` calibrates them."""
     return dict(zip(names, np.split(images, len(names), axis=1), strict=True))
-
-
-def quantize(fp32: Path, model: onnx.ModelProto, calib: np.ndarray) -> Path:
-    """nakt's INT8 recipe (``quantize_int8``'s settings) with no rewrites, for a model of several inputs."""
-    out = fp32.with_suffix(".int8.onnx")
-    quantize_static(str(fp32), str(out), PartsReader(model, calib), quant_format=QuantFormat.QDQ, per_channel=True,
-                    reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    calibrate_method=CalibrationMethod.MinMax, extra_options={"CalibMovingAverage": True})
-    return out
 
 
 def session(path: Path) -> ort.InferenceSession:
@@ -138,7 +113,8 @@ def main() -> None:
                 onnx.save(model, fp32)
                 feed = feed_of([value.name for value in model.graph.input], calib[:1])
                 sessions[(name, variant)] = (session(fp32), feed)
-                sessions[(name, variant.replace("fp32", "int8"))] = (session(quantize(fp32, model, calib)), feed)
+                int8 = quantize_int8(fp32, fp32.with_suffix(".int8.onnx"), calib, rewrite=False)
+                sessions[(name, variant.replace("fp32", "int8"))] = (session(int8), feed)
         rounds: dict[tuple[str, str], list[float]] = {key: [] for key in sessions}
         for _ in range(args.rounds):
             for key, (sess, feed) in sessions.items():

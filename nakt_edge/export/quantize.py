@@ -70,10 +70,12 @@ def fp16_to_fp32(src: str | Path, dst: str | Path) -> Path:
 
 
 class ImageReader(CalibrationDataReader):
-    """Feeds (N, C, H, W) images to ONNX Runtime's calibrators one at a time."""
+    """Feeds (N, C, H, W) images to ONNX Runtime's calibrators one at a time; a model of several inputs
+    gets an equal share of the channels in each, in input order (single-layer models of benchmarks)."""
 
     def __init__(self, model: str | Path, images: np.ndarray) -> None:
-        self.input_name = onnx.load(str(model), load_external_data=False).graph.input[0].name
+        self.input_names = [value.name for value in onnx.load(str(model), load_external_data=False).graph.input]
+        self.input_name = self.input_names[0]
         self.images = images
         self.index = 0
 
@@ -81,7 +83,8 @@ class ImageReader(CalibrationDataReader):
         if self.index >= len(self.images):
             return None
         self.index += 1
-        return {self.input_name: self.images[self.index - 1: self.index]}
+        parts = np.split(self.images[self.index - 1: self.index], len(self.input_names), axis=1)
+        return dict(zip(self.input_names, parts, strict=True))
 
     def rewind(self) -> None:
         self.index = 0
@@ -120,9 +123,10 @@ def quantize_int8(src: str | Path, dst: str | Path, calibration: np.ndarray, *, 
                   exclude: Sequence[str] = (), image_input: bool = False, rewrite: bool = True) -> Path:
     """Static QDQ INT8 of the pre-processed FP32 model ``src`` calibrated on ``calibration`` (N, C, H, W).
 
-    ``rewrite``: first apply ``int8_rewrites`` (grouped convs as group-1 convs, convs that read 1-3 channels
-    kept in FP32), which make the file faster on ONNX Runtime's CPU kernels and no less accurate; the
-    rewritten nodes are listed in the file's ``nakt.int8_rewrites`` metadata.
+    ``rewrite``: first apply ``int8_rewrites`` (grouped convs over a Concat split per part, other narrow
+    grouped convs made group-1, convs that read 1-3 channels kept in FP32), which make the file faster on
+    ONNX Runtime's CPU kernels and no less accurate; the rewritten nodes are listed in the file's
+    ``nakt.int8_rewrites`` metadata.
 
     ``image_input``: the input is an image scaled to [0, 1] (x / 255, as nakt students take it); its
     quantization is pinned to scale 1/255, zero point 0, the 8-bit grid itself, instead of the calibration

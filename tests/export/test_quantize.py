@@ -125,3 +125,22 @@ def test_a_fused_activation_is_traced_back_to_the_conv_whose_weights_err() -> No
     producer = {out: node for node in nodes for out in node.output}
     assert _weighted_source(producer["y"], producer).name == "conv"
     assert _weighted_source(producer["z"], producer).name == "add"  # not an activation: kept as it is
+
+
+def test_calibration_images_are_shared_by_channel_over_a_models_inputs(tmp_path: Path) -> None:
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    from nakt_edge.export.quantize import ImageReader
+
+    inputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 2, 4, 4]) for name in ("a", "b")]
+    graph = helper.make_graph([helper.make_node("Concat", ["a", "b"], ["y"], axis=1)], "two", inputs,
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 4, 4])])
+    onnx.save(helper.make_model(graph), tmp_path / "two.onnx")
+    images = np.arange(2 * 4 * 4 * 4, dtype=np.float32).reshape(2, 4, 4, 4)
+    reader = ImageReader(tmp_path / "two.onnx", images)
+    fed = [reader.get_next(), reader.get_next()]
+    assert reader.get_next() is None
+    for index, feed in enumerate(fed):
+        assert list(feed) == ["a", "b"]
+        np.testing.assert_array_equal(np.concatenate([feed["a"], feed["b"]], axis=1), images[index: index + 1])
