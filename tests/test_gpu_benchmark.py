@@ -16,7 +16,7 @@ def test_the_gpu_benchmark_dry_run_writes_every_section(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHON": sys.executable})
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["dry_run"] and results["seconds"] < 120
+    assert results["dry_run"] and results["seconds"] > 0  # its time is recorded, not tested (no timed unit tests)
     rows = results["labeling"]
     assert {(r["teacher"], r["precision"]) for r in rows} == {(t, p) for t in ("deeplabv3plus_r18", "unet_paper")
                                                              for p in ("fp32", "fp16")}
