@@ -34,8 +34,8 @@ def _best_gate(result: dict[str, Any]) -> float | None:
     """The best INT8 accuracy-gate value over the calibration methods tried (mask Dice vs FP32)."""
     import re
 
-    values = [float(v) for t in result.get("int8_tries", []) for v in re.findall(r"Dice vs FP32 ([0-9.]+)",
-                                                                                  t["output"])]
+    values = [float(v) for t in result.get("int8_tries", [])  # older logs: "Dice vs FP32 X", now "accuracy gate: X"
+              for v in re.findall(r"(?:Dice vs FP32|accuracy gate:) ([0-9.]+)", t["output"])]
     return max(values, default=None)
 
 
