@@ -74,7 +74,15 @@ class ImageReader(CalibrationDataReader):
     gets an equal share of the channels in each, in input order (single-layer models of benchmarks)."""
 
     def __init__(self, model: str | Path, images: np.ndarray) -> None:
-        self.input_names = [value.name for value in onnx.load(str(model), load_external_data=False).graph.input]
+        inputs = onnx.load(str(model), load_external_data=False).graph.input
+        share, rest = divmod(images.shape[1], len(inputs))
+        declared = [value.type.tensor_type.shape.dim[1].dim_value if len(value.type.tensor_type.shape.dim) > 1
+                    else 0 for value in inputs]
+        if rest or any(channels not in (0, share) for channels in declared):
+            raise InputError(f"{model}: {len(inputs)} input(s) of {declared} channels cannot share calibration "
+                             f"images of {images.shape[1]}", hint="calibrate a model whose inputs split the image "
+                                                                   "channels equally")
+        self.input_names = [value.name for value in inputs]
         self.input_name = self.input_names[0]
         self.images = images
         self.index = 0

@@ -144,3 +144,10 @@ def test_calibration_images_are_shared_by_channel_over_a_models_inputs(tmp_path:
     for index, feed in enumerate(fed):
         assert list(feed) == ["a", "b"]
         np.testing.assert_array_equal(np.concatenate([feed["a"], feed["b"]], axis=1), images[index: index + 1])
+    with pytest.raises(InputError, match="cannot share calibration images of 3"):
+        ImageReader(tmp_path / "two.onnx", images[:, :3])  # 3 channels over 2 inputs
+    uneven = [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 3, 4, 4]),
+              helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 1, 4, 4])]
+    onnx.save(helper.make_model(helper.make_graph(graph.node, "uneven", uneven, graph.output)), tmp_path / "3+1.onnx")
+    with pytest.raises(InputError, match=r"\[3, 1\] channels"):
+        ImageReader(tmp_path / "3+1.onnx", images)
